@@ -1,0 +1,1 @@
+"""Where song folders live, behind one small interface (see base.py)."""
