@@ -18,3 +18,18 @@ def library_storage() -> Storage:
     from .local import LocalStorage
 
     return LocalStorage(settings.LIBRARY_ROOT)
+
+
+def _reset_on_setting_change(*, setting: str, **kwargs) -> None:
+    # Tests point LIBRARY_ROOT (or the Nextcloud settings) elsewhere with override_settings.
+    if setting == "LIBRARY_ROOT" or setting.startswith("NEXTCLOUD_"):
+        library_storage.cache_clear()
+
+
+def _connect() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_reset_on_setting_change, dispatch_uid="content.storage.reset")
+
+
+_connect()
