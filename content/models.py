@@ -234,3 +234,12 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+
+
+class LibraryFolder(models.Model):
+    """A collection that is not a song, with the ETag seen when its subtree was last synced
+    (only used where folder ETags propagate, as on Nextcloud)."""
+
+    path = models.CharField(max_length=1024, unique=True)
+    etag = models.CharField(max_length=128, blank=True)
+    fileid = models.CharField(max_length=64, blank=True)

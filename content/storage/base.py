@@ -63,6 +63,8 @@ class Storage(ABC):
     #: True when a collection's ETag changes whenever anything below it changes (Nextcloud),
     #: so an unchanged ETag lets a sync skip the whole subtree.
     propagates_folder_etags: bool = False
+    #: How many requests a sync may have under way at once (listings and song reads).
+    concurrency: int = 4
 
     @abstractmethod
     def describe(self) -> str:

@@ -1,0 +1,277 @@
+"""sync_library: make the database match the song folders in the library storage.
+
+The walk goes level by level: every collection of one level is listed concurrently (bounded
+by ``storage.concurrency``), song folders are recognised by their files (scan-chart's rule), and
+only songs whose listing fingerprint changed are read and parsed, again concurrently. Where
+folder ETags propagate (Nextcloud), a collection whose ETag equals the one stored after the
+last complete sync is skipped whole: an unchanged library costs one ``PROPFIND Depth: 0``.
+
+Safety rules:
+- Stored folder ETags are written only after everything below them was processed without
+  error, so an interrupted or partly failed sync rescans next time rather than skips.
+- Songs under a collection that could not be listed are kept as they are.
+- Rows are never deleted: a vanished song gets ``removed_at``. When more than
+  ``SYNC_MAX_REMOVED_FRACTION`` of the library would be marked removed, nothing is marked and
+  the run stops with an error unless ``confirm_removals`` (an empty listing is likelier a
+  fault than a deleted library; rclone bisync's ``--max-delete``).
+- One run at a time: the whole run holds the ``sync_library`` lock (locks.py).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from loguru import logger
+
+from content.formats.scan import is_song_folder, skip_dir
+from content.models import LibraryFolder, Song, SyncRun
+from content.storage.base import STAGING_FOLDER, Entry, Storage, StorageError
+
+from .locks import exclusive_lock
+from .songs import fingerprint, song_read, song_record
+
+Progress = Callable[[int, int, str], None]
+
+
+class SyncAborted(Exception):
+    """The sync stopped without marking songs removed; the message says why and what to do."""
+
+
+def _under(path: str, prefix: str) -> bool:
+    return prefix == "" or path == prefix or path.startswith(prefix + "/")
+
+
+@dataclass
+class _Pending:
+    """A song that must be read: where it is, what the listing said, and its row if known."""
+
+    path: str
+    folder: Entry
+    files: list[Entry]
+    is_sng: bool
+    song: Song | None
+    moved: bool
+
+
+@dataclass
+class _Walk:
+    seen: set[str] = field(default_factory=set)            # song paths present now
+    skipped: list[str] = field(default_factory=list)        # unchanged subtrees, not listed
+    failed: list[str] = field(default_factory=list)         # collections or songs we could not read
+    folders: dict[str, Entry] = field(default_factory=dict)  # listed non-song collections
+    pending: list[_Pending] = field(default_factory=list)
+
+
+class LibrarySync:
+    """One run. Use ``library_sync()``; this class only keeps the run's state together."""
+
+    def __init__(self, *, storage: Storage, full: bool, dry_run: bool, confirm_removals: bool,
+                 progress: Progress | None):
+        self.storage = storage
+        self.full = full
+        self.dry_run = dry_run
+        self.confirm_removals = confirm_removals
+        self.progress = progress or (lambda current, total, message: None)
+        self.run = SyncRun(storage=storage.describe(), full=full, dry_run=dry_run)
+        self.walk = _Walk()
+        self.songs_by_path: dict[str, Song] = {}
+        self.songs_by_fileid: dict[str, Song] = {}
+        self.folder_etags: dict[str, str] = {}
+        self.moved: set[int] = set()  # pks of songs found at a new path by their fileid
+
+    # --- the run --------------------------------------------------------------------------
+    def execute(self) -> SyncRun:
+        started = time.monotonic()
+        requests_before = getattr(self.storage, "requests_made", 0)
+        bytes_before = getattr(self.storage, "bytes_downloaded", 0)
+        try:
+            root = self.storage.stat("")
+            use_etags = self.storage.propagates_folder_etags and not self.full
+            stored_root = LibraryFolder.objects.filter(path="").values_list("etag", flat=True).first()
+            if use_etags and root.etag and stored_root == root.etag:
+                self.run.unchanged = Song.objects.present().count()
+            else:
+                self._load_known()
+                self._walk(root, use_etags)
+                self._read_changed()
+                self._mark_removed()
+                if not self.dry_run:
+                    self._save_folder_etags(root)
+        except (StorageError, SyncAborted) as error:
+            self.run.error = str(error)
+            raise
+        finally:
+            self.run.seconds = round(time.monotonic() - started, 3)
+            self.run.requests = getattr(self.storage, "requests_made", 0) - requests_before
+            self.run.bytes_downloaded = getattr(self.storage, "bytes_downloaded", 0) - bytes_before
+            self.run.errors = len(self.walk.failed)
+            self.run.finished_at = timezone.now()
+            self.run.save()
+        return self.run
+
+    def _load_known(self) -> None:
+        # One query for the whole library: the walk then decides per folder from memory.
+        for song in Song.objects.only("id", "path", "fileid", "fingerprint", "etag", "removed_at"):
+            self.songs_by_path[song.path] = song
+            if song.fileid:
+                self.songs_by_fileid[song.fileid] = song
+        self.folder_etags = dict(LibraryFolder.objects.values_list("path", "etag"))
+
+    # --- walking ---------------------------------------------------------------------------
+    def _walk(self, root: Entry, use_etags: bool) -> None:
+        level = [root]
+        with ThreadPoolExecutor(max_workers=self.storage.concurrency) as pool:
+            while level:
+                listings = {entry.path: pool.submit(self.storage.list, entry.path) for entry in level}
+                following: list[Entry] = []
+                for entry in level:
+                    try:
+                        children = listings[entry.path].result()
+                    except StorageError as error:
+                        logger.warning("cannot list {}: {}", entry.path or "/", error)
+                        self.walk.failed.append(entry.path)
+                        continue
+                    following.extend(self._classify(entry, children, use_etags))
+                self.progress(len(self.walk.seen), 0, f"listed {len(level)} folders")
+                level = following
+
+    def _classify(self, folder: Entry, children: list[Entry], use_etags: bool) -> list[Entry]:
+        """Handle one listed collection; return the sub-collections still to list."""
+        files = [c for c in children if not c.is_dir]
+        if folder.path and is_song_folder([f.name for f in files]):
+            self._song_found(folder.path, folder, files, is_sng=False)
+            return []  # nothing below a song folder is searched (scan-chart, Bridge)
+        self.walk.folders[folder.path] = folder
+        for entry in files:
+            if entry.name.lower().endswith(".sng"):
+                self._song_found(entry.path, entry, [entry], is_sng=True)
+        descend = []
+        for entry in children:
+            if not entry.is_dir or skip_dir(entry.name) or entry.name == STAGING_FOLDER:
+                continue
+            if use_etags and entry.etag and self._unchanged_subtree(entry):
+                continue
+            descend.append(entry)
+        return descend
+
+    def _unchanged_subtree(self, entry: Entry) -> bool:
+        """True (and the subtree counted as seen) when the collection's ETag is unchanged."""
+        song = self.songs_by_path.get(entry.path)
+        if song is not None and song.removed_at is None and song.etag == entry.etag:
+            self.walk.seen.add(entry.path)
+            self.run.unchanged += 1
+            return True
+        if song is None and self.folder_etags.get(entry.path) == entry.etag:
+            self.walk.skipped.append(entry.path)
+            return True
+        return False
+
+    def _song_found(self, path: str, folder: Entry, files: list[Entry], *, is_sng: bool) -> None:
+        self.walk.seen.add(path)
+        song = self.songs_by_path.get(path)
+        moved = False
+        if song is None and folder.fileid:
+            song = self.songs_by_fileid.get(folder.fileid)
+            moved = song is not None and song.path != path
+            if moved:
+                self.moved.add(song.pk)
+        if (song is not None and not self.full and song.removed_at is None
+                and song.fingerprint == fingerprint(files)):
+            if moved:
+                self.run.moved += 1
+                if not self.dry_run:
+                    Song.objects.filter(pk=song.pk).update(path=path, etag=folder.etag or "")
+            else:
+                self.run.unchanged += 1
+                if song.etag != (folder.etag or "") and not self.dry_run:
+                    Song.objects.filter(pk=song.pk).update(etag=folder.etag or "")
+            return
+        self.walk.pending.append(_Pending(path, folder, files, is_sng, song, moved))
+
+    # --- reading what changed ----------------------------------------------------------------
+    def _read_changed(self) -> None:
+        pending = self.walk.pending
+        total = len(pending)
+        with ThreadPoolExecutor(max_workers=self.storage.concurrency) as pool:
+            futures: list[tuple[_Pending, Future]] = [
+                (p, pool.submit(song_read, storage=self.storage, path=p.path, files=p.files,
+                                is_sng=p.is_sng))
+                for p in pending]
+            for done, (item, future) in enumerate(futures, start=1):
+                try:
+                    scan = future.result()
+                except StorageError as error:
+                    logger.warning("cannot read song {}: {}", item.path, error)
+                    self.walk.failed.append(item.path)
+                    continue
+                self._record(item, scan)
+                self.progress(done, total, item.path)
+
+    def _record(self, item: _Pending, scan) -> None:
+        self.run.issues += len(scan.issues)
+        if item.song is None:
+            self.run.added += 1
+        elif item.moved:
+            self.run.moved += 1
+        else:
+            self.run.updated += 1
+        if self.dry_run:
+            return
+        song = Song.objects.get(pk=item.song.pk) if item.song else Song(path=item.path)
+        song.path = item.path
+        song_record(song=song, scan=scan, files=item.files, folder=item.folder, is_sng=item.is_sng)
+        logger.debug("{} {}", "added" if item.song is None else "updated", item.path)
+
+    # --- removals and folder ETags --------------------------------------------------------------
+    def _mark_removed(self) -> None:
+        kept = self.walk.skipped + self.walk.failed
+        present = [p for p, s in self.songs_by_path.items() if s.removed_at is None]
+        gone = [p for p in present
+                if p not in self.walk.seen and not any(_under(p, k) for k in kept)
+                and self.songs_by_path[p].pk not in self.moved]
+        limit = settings.SYNC_MAX_REMOVED_FRACTION
+        if gone and len(present) >= 10 and len(gone) > limit * len(present) and not self.confirm_removals:
+            raise SyncAborted(
+                f"{len(gone)} of {len(present)} songs would be marked removed (more than "
+                f"{limit:.0%}); nothing was marked. If they really were deleted, run "
+                "sync_library --confirm-removals.")
+        self.run.removed = len(gone)
+        if gone and not self.dry_run:
+            for start in range(0, len(gone), 1000):
+                Song.objects.filter(path__in=gone[start:start + 1000], removed_at__isnull=True
+                                    ).update(removed_at=timezone.now())
+
+    @transaction.atomic
+    def _save_folder_etags(self, root: Entry) -> None:
+        broken = self.walk.failed
+        for path, entry in self.walk.folders.items():
+            # A collection is up to date only if nothing below it failed.
+            if not entry.etag or any(_under(f, path) for f in broken):
+                continue
+            LibraryFolder.objects.update_or_create(
+                path=path, defaults={"etag": entry.etag, "fileid": entry.fileid or ""})
+        if not broken:
+            listed = set(self.walk.folders)
+            stale = [p for p in self.folder_etags
+                     if p not in listed and not any(_under(p, s) for s in self.walk.skipped)]
+            LibraryFolder.objects.filter(path__in=stale).delete()
+
+
+def library_sync(*, storage: Storage, full: bool = False, dry_run: bool = False,
+                 confirm_removals: bool = False, progress: Progress | None = None) -> SyncRun:
+    """Run one sync of ``storage`` into the database and return its SyncRun record.
+
+    full: read every song again, ignoring fingerprints and stored ETags.
+    dry_run: read and count, write nothing to the database.
+    progress: called as ``progress(current, total, message)``; total is 0 while walking.
+    Raises LockBusy if another sync holds the lock, SyncAborted for a refused mass removal,
+    StorageError (e.g. authentication failed) when the storage cannot be read at all.
+    """
+    with exclusive_lock("sync_library"):
+        return LibrarySync(storage=storage, full=full, dry_run=dry_run,
+                           confirm_removals=confirm_removals, progress=progress).execute()
