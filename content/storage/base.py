@@ -136,6 +136,21 @@ class Storage(ABC):
             self.delete(staging)
             raise
 
+    def publish_file(self, source: Path, dest: str) -> None:
+        """Copy the local file ``source`` (a ``.sng``) to ``dest`` whole or not at all, by the
+        same stage-then-move rule as publish_folder. Raises AlreadyExists, StorageError."""
+        staging = join(STAGING_FOLDER, uuid.uuid4().hex + "-" + source.name)
+        try:
+            self.mkdir(STAGING_FOLDER)
+            with source.open("rb") as stream:
+                self.write(staging, stream, mtime=source.stat().st_mtime)
+            self.mkdir(dest.rsplit("/", 1)[0] if "/" in dest else "")
+            self.move(staging, dest)
+        except BaseException:
+            logger.warning("publishing {} to {} failed; removing staging {}", source, dest, staging)
+            self.delete(staging)
+            raise
+
     def _upload_tree(self, source: Path, dest: str) -> None:
         self.mkdir(dest)
         for item in sorted(source.iterdir()):

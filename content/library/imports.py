@@ -1,0 +1,191 @@
+"""Import songs from archives (zip, 7z, rar), .sng files and plain folders into the library.
+
+Each source is unpacked into its own scratch folder (archives.py: hostile input, listed and
+checked before extraction, byte and entry caps), every song folder inside is found and
+checked, then published to ``Songs/<artist>/<name>/`` through the storage's stage-then-move
+rule and recorded in the database. A song that fails anywhere leaves nothing behind: its
+published folder is removed again if the database write fails, and the scratch folder is
+always deleted.
+"""
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from loguru import logger
+
+from content.formats.scan import FolderScan, is_song_folder, scan_folder, scan_sng, skip_dir
+from content.models import Song
+from content.storage.base import Entry, Storage, StorageError, join
+
+from . import archives
+from .naming import safe_component, with_suffix
+from .songs import song_record
+
+# A song with one of these cannot be played, so it is not imported.
+FATAL_ISSUES = {"noChart", "badChart"}
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What happened to one song (or to a whole source that could not be read).
+
+    status: "imported", "duplicate" or "rejected". source: the uploaded file or folder name,
+    with the song's folder inside it after a colon where there is one.
+    """
+
+    source: str
+    status: str
+    reason: str = ""
+    song_path: str | None = None
+    song_id: int | None = None
+
+
+@dataclass
+class ImportReport:
+    results: list[ImportResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+def import_limits() -> archives.ArchiveLimits:
+    return archives.ArchiveLimits(
+        max_entries=settings.IMPORT_MAX_ENTRIES,
+        max_total_bytes=settings.IMPORT_MAX_TOTAL_BYTES,
+        max_entry_bytes=settings.IMPORT_MAX_ENTRY_BYTES,
+    )
+
+
+def songs_import(*, sources: list[Path], storage: Storage, label: str | None = None,
+                 progress: Progress | None = None) -> ImportReport:
+    """Import every song found in ``sources`` (archive files, .sng files or folders).
+
+    label: the name to show for a single source instead of its path (an upload's file name).
+    Never raises for bad input: each problem is an ImportResult with status "rejected" and a
+    reason naming the file. Storage failures while publishing are reported the same way.
+    """
+    report = ImportReport()
+    known_md5 = set(Song.objects.present().exclude(chart_md5="").values_list("chart_md5", flat=True))
+    for number, source in enumerate(sources, start=1):
+        name = label if label and len(sources) == 1 else source.name
+        if progress:
+            progress(number - 1, len(sources), f"unpacking {name}")
+        scratch = Path(settings.SCRATCH_ROOT) / uuid.uuid4().hex
+        scratch.mkdir(parents=True)
+        try:
+            for song_dir, is_sng in _unpack(source, scratch):
+                where = f"{name}: {song_dir.relative_to(scratch)}" if song_dir != scratch else name
+                report.results.append(_import_one(song_dir, is_sng, where, storage, known_md5))
+        except archives.ArchiveError as error:
+            report.results.append(ImportResult(name, "rejected", str(error)))
+        except OSError as error:
+            report.results.append(ImportResult(name, "rejected", f"cannot read {name}: {error}"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if progress:
+        progress(len(sources), len(sources), "done")
+    return report
+
+
+def _unpack(source: Path, scratch: Path) -> Iterator[tuple[Path, bool]]:
+    """Put ``source`` into ``scratch`` and yield each song in it as (path, is_sng)."""
+    if source.is_dir():
+        archives.copy_folder(source, scratch / "folder", import_limits())
+    else:
+        kind = archives.detect_kind(source)
+        if kind == "sng":
+            target = scratch / source.name
+            shutil.copyfile(source, target)
+            yield target, True
+            return
+        archives.extract_archive(source, scratch / "archive", import_limits())
+    found = list(_find_songs(scratch))
+    if not found:
+        raise archives.ArchiveError(f"{source.name}: no song folder (notes.chart, notes.mid or "
+                                    "audio) and no .sng file inside")
+    yield from found
+
+
+def _find_songs(folder: Path) -> Iterator[tuple[Path, bool]]:
+    children = sorted(folder.iterdir())
+    files = [c for c in children if c.is_file()]
+    if is_song_folder([f.name for f in files]):
+        yield folder, False
+        return
+    for item in files:
+        if item.suffix.lower() == ".sng":
+            yield item, True
+    for item in children:
+        if item.is_dir() and not skip_dir(item.name):
+            yield from _find_songs(item)
+
+
+def _scan_local(song: Path, is_sng: bool) -> FolderScan:
+    if is_sng:
+        with song.open("rb") as handle:
+            def read_range(offset: int, length: int) -> bytes:
+                handle.seek(offset)
+                return handle.read(length)
+            return scan_sng(read_range, song.stat().st_size)
+    sizes = {f.name: f.stat().st_size for f in song.iterdir() if f.is_file()}
+    return scan_folder(sizes, lambda name: (song / name).read_bytes())
+
+
+def _import_one(song: Path, is_sng: bool, where: str, storage: Storage,
+                known_md5: set[str]) -> ImportResult:
+    scan = _scan_local(song, is_sng)
+    fatal = [i for i in scan.issues if i.type in FATAL_ISSUES]
+    if fatal:
+        return ImportResult(where, "rejected", "; ".join(i.message for i in fatal))
+    if scan.chart_md5 and scan.chart_md5 in known_md5:
+        twin = Song.objects.present().filter(chart_md5=scan.chart_md5).first()
+        return ImportResult(where, "duplicate",
+                            f"same chart (MD5 {scan.chart_md5}) as {twin.path if twin else 'a song in this import'}",
+                            song_path=twin.path if twin else None, song_id=twin.pk if twin else None)
+    ini = dict((k.lower(), v) for k, v in scan.ini.items()) if scan.ini else {}
+    artist = safe_component(ini.get("artist", ""), "Unknown Artist")
+    title = safe_component(ini.get("name", ""), safe_component(song.stem, "Unknown Name"))
+    dest = _free_path(storage, join(settings.SONGS_FOLDER, artist), title, ".sng" if is_sng else "")
+    try:
+        if is_sng:
+            storage.publish_file(song, dest)
+            entry = storage.stat(dest)
+            files, folder = [entry], entry
+        else:
+            storage.publish_folder(song, dest)
+            folder = storage.stat(dest)
+            files = [e for e in storage.list(dest) if not e.is_dir]
+    except StorageError as error:
+        return ImportResult(where, "rejected", f"cannot write {dest} to the library: {error}")
+    try:
+        with transaction.atomic():
+            record = song_record(song=Song(path=dest), scan=scan, files=files, folder=folder,
+                                 is_sng=is_sng)
+    except Exception:
+        # The database refused the song: take it out of the library again, then report.
+        logger.exception("recording {} failed; removing it from the library", dest)
+        storage.delete(dest)
+        raise
+    if scan.chart_md5:
+        known_md5.add(scan.chart_md5)
+    logger.info("imported {} to {}", where, dest)
+    return ImportResult(where, "imported", song_path=dest, song_id=record.pk)
+
+
+def _free_path(storage: Storage, parent: str, name: str, suffix: str) -> str:
+    """``parent/name`` or, when a different song is there already, ``parent/name (2)``..."""
+    taken = set(Song.objects.filter(path__startswith=f"{parent}/").values_list("path", flat=True))
+    number = 1
+    while True:
+        candidate = join(parent, (name if number == 1 else with_suffix(name, number)) + suffix)
+        if candidate not in taken and not storage.exists(candidate):
+            return candidate
+        number += 1
