@@ -87,7 +87,7 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
         except archives.ArchiveError as error:
             report.results.append(ImportResult(name, "rejected", str(error)))
         except OSError as error:
-            report.results.append(ImportResult(name, "rejected", f"cannot read {name}: {error}"))
+            report.results.append(ImportResult(name, "rejected", f"cannot unpack {name}: {error}"))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     if progress:

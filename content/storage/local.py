@@ -107,6 +107,9 @@ class LocalStorage(Storage):
                             f"{path}: changed in the library since it was read "
                             f"(ETag {current}, expected {if_match})")
                 os.replace(tmp, target)
+        except OSError as error:
+            Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"{path}: cannot write to {self.describe()}: {error.strerror or error}") from error
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
