@@ -81,7 +81,7 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
         scratch = Path(settings.SCRATCH_ROOT) / uuid.uuid4().hex
         scratch.mkdir(parents=True)
         try:
-            for song_dir, is_sng in _unpack(source, scratch):
+            for song_dir, is_sng in _unpack(source, scratch, name):
                 where = f"{name}: {song_dir.relative_to(scratch)}" if song_dir != scratch else name
                 report.results.append(_import_one(song_dir, is_sng, where, storage, known_md5))
         except archives.ArchiveError as error:
@@ -95,21 +95,22 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
     return report
 
 
-def _unpack(source: Path, scratch: Path) -> Iterator[tuple[Path, bool]]:
-    """Put ``source`` into ``scratch`` and yield each song in it as (path, is_sng)."""
+def _unpack(source: Path, scratch: Path, name: str) -> Iterator[tuple[Path, bool]]:
+    """Put ``source`` into ``scratch`` and yield each song in it as (path, is_sng).
+    ``name`` is what messages call the source (an upload's original file name)."""
     if source.is_dir():
-        archives.copy_folder(source, scratch / "folder", import_limits())
+        archives.copy_folder(source, scratch / "folder", import_limits(), name=name)
     else:
-        kind = archives.detect_kind(source)
+        kind = archives.detect_kind(source, name=name)
         if kind == "sng":
             target = scratch / source.name
             shutil.copyfile(source, target)
             yield target, True
             return
-        archives.extract_archive(source, scratch / "archive", import_limits())
+        archives.extract_archive(source, scratch / "archive", import_limits(), name=name)
     found = list(_find_songs(scratch))
     if not found:
-        raise archives.ArchiveError(f"{source.name}: no song folder (notes.chart, notes.mid or "
+        raise archives.ArchiveError(f"{name}: no song folder (notes.chart, notes.mid or "
                                     "audio) and no .sng file inside")
     yield from found
 
