@@ -1,0 +1,70 @@
+"""Reading the library: dashboard, song list (search, filters, sort, pages), song page."""
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+
+from content.forms import SongFilterForm
+from content.library import selectors
+from content.models import DIFF_KEYS, Song
+
+from .access import can_edit
+
+PAGE_SIZE = 50
+AUDIO_PREFERENCE = ("preview", "song")  # then any stem, in the scan's order
+
+
+def dashboard(request):
+    return render(request, "content/dashboard.html", {
+        "stats": selectors.library_stats(),
+        "recent": selectors.recent_songs(limit=8),
+        "issue_types": selectors.issue_type_counts(limit=8),
+    })
+
+
+def song_list(request):
+    form = SongFilterForm(request.GET)
+    search = form.search_kwargs()
+    page = Paginator(selectors.song_search(**search), PAGE_SIZE).get_page(request.GET.get("page"))
+    songs = list(page.object_list)
+    return render(request, "content/song_list.html", {
+        "form": form,
+        "page": page,
+        "songs": songs,
+        "fuzzy": bool(songs) and getattr(songs[0], "fuzzy_match", False),
+        "search": search,
+        "genres": selectors.genre_choices(),
+        "instrument_labels": selectors.INSTRUMENTS,
+        "filtered": any(v not in (None, "") for k, v in search.items() if k != "sort"),
+    })
+
+
+def song_detail(request, pk: int):
+    try:
+        song = selectors.song_detail(pk=pk)
+    except Song.DoesNotExist:
+        raise Http404("No such song") from None
+    files = list(song.files.all())
+    return render(request, "content/song_detail.html", {
+        "song": song,
+        "files": files,
+        "summary": selectors.song_chart_summary(song=song),
+        "issues": list(song.issues.all()),
+        "audio": _preview_audio(song, {f.name for f in files}),
+        "preview_seconds": (song.preview_start_time or 0) / 1000,
+        "can_edit": can_edit(request.user),
+        "extra": song.ini_extra,
+        "difficulties": [(key.removeprefix("diff_").replace("_", " "), getattr(song, key))
+                         for key in DIFF_KEYS if getattr(song, key) is not None],
+    })
+
+
+def _preview_audio(song: Song, names: set[str]) -> str | None:
+    """The audio file the page plays: preview.*, else song.*, else the first stem."""
+    audio = [name for name in song.audio_files if name in names] if not song.is_sng else []
+    for stem in AUDIO_PREFERENCE:
+        for name in audio:
+            if name.rsplit(".", 1)[0].lower() == stem:
+                return name
+    return audio[0] if audio else None
