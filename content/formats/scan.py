@@ -8,13 +8,15 @@ Rules and issue names follow Geomitron/scan-chart 7.0.1 (``src/index.ts``,
 ``src/ini/ini-scanner.ts``, ``src/chart/chart-scanner.ts``, ``src/audio/audio-scanner.ts``,
 ``src/image/image-scanner.ts``, ``src/video/video-scanner.ts``, ``src/utils.ts``): file names
 are compared case-sensitively (``Song.ini`` is an ``invalidIni``, ``Song.ogg`` an
-``invalidAudio``), extensions of candidates case-insensitively. Differences, marked
-"(chmanager)" where they are applied:
+``invalidAudio``), extensions of candidates case-insensitively. With a song.ini (or .sng
+metadata), its ``diff_*`` values are checked against the charted parts (``missingValue``,
+``extraValue``), as scan-chart's ``scanChartFolder`` does. Differences:
 
 * ``notes.midi`` is a valid chart name and ``.midi`` a chart extension (YARG reads it).
 * ``albumArtSize`` and ``badAlbumArt`` are not checked: that needs the image's bytes.
 * A folder without song.ini still reports ``noMetadata`` (as scan-chart does), but a .chart's
-  ``[Song]`` metadata becomes ``FolderScan.ini`` then, which is what Clone Hero uses.
+  ``[Song]`` metadata becomes ``FolderScan.ini`` then, which is what Clone Hero uses (keys
+  song.ini does not have, such as ``chart_offset``, are left out).
 * A .sng whose container cannot be read gives one ``badChart`` issue instead of an exception.
 * A song.ini over 1 MiB or a chart over 64 MiB is not read (``invalidMetadata`` /
   ``badChart``): no real one comes near, and reading it would hold it in memory.
@@ -22,19 +24,18 @@ are compared case-sensitively (``Song.ini`` is an ``invalidIni``, ``Song.ogg`` a
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from loguru import logger
+
 from content.formats.issues import Issue
 from content.formats.sng import ReadRange, SngError, read_sng_file, read_sng_index
-from content.formats.songini import SongIni, is_valid_key
+from content.formats.songini import KNOWN_KEYS, SongIni, is_valid_key
 
 if TYPE_CHECKING:
     from content.formats.analysis import ChartSummary
-
-logger = logging.getLogger(__name__)
 
 ChartKind = Literal["chart", "mid"]
 Analyse = Callable[..., "ChartSummary"]
@@ -155,10 +156,16 @@ def _find_ini(names: list[str], files: Mapping[str, int],
     return ini, chosen, issues + ini.issues
 
 
-def _ini_from_metadata(values: Mapping[str, str], source_name: str) -> tuple[SongIni, list[Issue]]:
-    """A SongIni from .sng or .chart ``[Song]`` metadata, leaving out unwritable pairs."""
+def _ini_from_metadata(values: Mapping[str, str], source_name: str, *,
+                       only_known: bool = False) -> tuple[SongIni, list[Issue]]:
+    """A SongIni from .sng or .chart ``[Song]`` metadata, leaving out unwritable pairs.
+
+    ``only_known`` drops keys song.ini does not have (a .chart's ``chart_offset``).
+    """
     kept, issues = [], []
     for key, value in values.items():
+        if only_known and key.lower() not in KNOWN_KEYS:
+            continue
         if is_valid_key(key) and "\n" not in value and "\r" not in value:
             kept.append((key, value))
         else:
@@ -192,11 +199,38 @@ def _analyse(scan: FolderScan, data: bytes, ini: Mapping[str, str], analyse: Ana
     except chart_error as error:
         scan.issues.append(Issue("badChart", str(error) or f'"{scan.chart_name}" cannot be read.'))
     except Exception as error:  # a reader bug must not stop a library scan
-        logger.exception("analysing %s failed", scan.chart_name)
+        logger.exception("analysing {} failed", scan.chart_name)
         scan.issues.append(Issue("badChart", f'"{scan.chart_name}" cannot be read: '
                                              f"{type(error).__name__}: {error}"))
     else:
         scan.issues += scan.chart.issues
+
+
+# scan-chart 7.0.1 src/index.ts: song.ini difficulty keys checked against the charted parts.
+DIFFICULTY_KEYS = (
+    ("guitar", "diff_guitar"), ("guitarcoop", "diff_guitar_coop"), ("rhythm", "diff_rhythm"),
+    ("bass", "diff_bass"), ("drums", "diff_drums"), ("keys", "diff_keys"),
+    ("guitarghl", "diff_guitarghl"), ("guitarcoopghl", "diff_guitar_coop_ghl"),
+    ("rhythmghl", "diff_rhythm_ghl"), ("bassghl", "diff_bassghl"),
+)
+
+
+def _difficulty_issues(ini: SongIni, chart: ChartSummary) -> list[Issue]:
+    """missingValue for a charted part without its ``diff_*``, extraValue for the reverse."""
+    charted = set(chart.instruments)
+    has_vocals = bool(chart.has_vocals)
+    issues = [Issue("missingValue", f'Metadata is missing a "{key}" value.')
+              for instrument, key in DIFFICULTY_KEYS
+              if instrument in charted and ini.get_int(key) is None]
+    if has_vocals and ini.get_int("diff_vocals") is None:
+        issues.append(Issue("missingValue", 'Metadata is missing a "diff_vocals" value.'))
+    issues += [Issue("extraValue", f'Metadata contains "{key}", but {instrument} is not charted.')
+               for instrument, key in DIFFICULTY_KEYS
+               if instrument not in charted and ini.get_int(key) is not None]
+    if not has_vocals and ini.get_int("diff_vocals") is not None:
+        issues.append(Issue("extraValue",
+                            'Metadata contains "diff_vocals", but vocals are not charted.'))
+    return issues
 
 
 # -- audio, album art, video -----------------------------------------------------------------
@@ -273,11 +307,13 @@ def _scan(files: Mapping[str, int], read: Callable[[str], bytes], *,
             data = read(scan.chart_name)
             scan.chart_md5 = hashlib.md5(data).hexdigest()
             _analyse(scan, data, modifiers, analyse or _default_analyse())
+            if has_ini and scan.chart is not None:
+                scan.issues += _difficulty_issues(scan.ini, scan.chart)
 
     if scan.ini is None and scan.chart is not None and scan.chart.metadata:
         # Clone Hero reads a .chart's [Song] section when there is no song.ini.
         scan.ini, metadata_issues = _ini_from_metadata(
-            scan.chart.metadata, f"{scan.chart_name} [Song]")
+            scan.chart.metadata, f"{scan.chart_name} [Song]", only_known=True)
         scan.issues = [
             Issue("noMetadata", f'This chart doesn\'t have "{INI_NAME}"; its metadata comes from '
                                 f'the "{scan.chart_name}" [Song] section.')

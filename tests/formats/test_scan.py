@@ -25,17 +25,22 @@ FULL_METADATA = {"name": "N", "artist": "A", "album": "B", "genre": "G", "year":
 class FakeAnalyse:
     """Stands in for analysis.analyse_chart: records its calls, returns or raises as told."""
 
-    def __init__(self, *, metadata=None, issues=(), error: Exception | None = None):
+    # c3.ini, the usual song.ini here, rates guitar, bass and keys.
+    def __init__(self, *, metadata=None, issues=(), error: Exception | None = None,
+                 instruments=("guitar", "bass", "keys"), has_vocals=False):
         self.calls: list[tuple[bytes, str, dict]] = []
         self.metadata = metadata or {}
         self.issues = list(issues)
         self.error = error
+        self.instruments = list(instruments)
+        self.has_vocals = has_vocals
 
     def __call__(self, data: bytes, *, kind: str, ini):
         self.calls.append((data, kind, dict(ini)))
         if self.error is not None:
             raise self.error
-        return SimpleNamespace(issues=list(self.issues), metadata=dict(self.metadata))
+        return SimpleNamespace(issues=list(self.issues), metadata=dict(self.metadata),
+                               instruments=list(self.instruments), has_vocals=self.has_vocals)
 
 
 def make_folder(root: Path, fixtures: Path, spec: dict[str, str | int | bytes]) -> Path:
@@ -65,7 +70,7 @@ def scan_dir(folder: Path, analyse=None, *, readable=None):
         return (folder / name).read_bytes()
 
     files = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-    return scan_folder(files, read, analyse=analyse or FakeAnalyse()), reads
+    return scan_folder(files, read, analyse=FakeAnalyse() if analyse is None else analyse), reads
 
 
 def types(scan) -> list[str]:
@@ -159,8 +164,10 @@ def test_no_chart(tmp_path, fixtures):
     assert reads == ["song.ini"] and analyse.calls == []
 
 
-@pytest.mark.parametrize("error", [ValueError("Invalid .chart file: no sections were found.")])
-def test_an_unreadable_chart_is_a_bad_chart_issue(tmp_path, fixtures, error):
+def test_an_unreadable_chart_is_a_bad_chart_issue(tmp_path, fixtures):
+    from content.formats.analysis import ChartError
+
+    error = ChartError("Invalid .chart file: no sections were found.")
     folder = make_folder(tmp_path / "s", fixtures, {"song.ini": f"fixture:{C3_INI}",
                                                      "notes.chart": b"garbage", "song.ogg": 1,
                                                      "album.png": 1})
@@ -204,7 +211,7 @@ def test_ini_issues_are_part_of_the_scan(tmp_path, fixtures):
     folder = make_folder(tmp_path / "s", fixtures, {
         "song.ini": b"[song]\nname = x\nnot a line\nsong_length = 1.5\n",
         "notes.chart": f"fixture:{CHART}", "song.ogg": 1, "album.png": 1})
-    scan, _ = scan_dir(folder)
+    scan, _ = scan_dir(folder, FakeAnalyse(instruments=()))
     assert types(scan) == ["badIniLine", "invalidValue"] + ["missingValue"] * 5
 
 
@@ -212,19 +219,38 @@ def test_without_song_ini_the_chart_song_section_is_the_metadata(tmp_path, fixtu
     folder = make_folder(tmp_path / "s", fixtures, {"notes.chart": f"fixture:{CHART}",
                                                      "song.ogg": 1, "album.png": 1})
     analyse = FakeAnalyse(metadata={"name": "From Chart", "artist": "Chart Artist",
-                                    "bad=key": "x"})
+                                    "chart_offset": "1500", "diff_guitar": "3"})
     scan, reads = scan_dir(folder, analyse)
     assert reads == ["notes.chart"]
     assert analyse.calls[0][2] == {}  # no song.ini: default chart modifiers
     assert scan.ini_name is None
-    assert scan.ini.items() == [("name", "From Chart"), ("artist", "Chart Artist")]
-    assert types(scan) == ["noMetadata", "badIniLine"]
+    # chart_offset is not a song.ini key; no diff_* checks without a song.ini (scan-chart).
+    assert scan.ini.items() == [("name", "From Chart"), ("artist", "Chart Artist"),
+                                ("diff_guitar", "3")]
+    assert types(scan) == ["noMetadata"]
     assert "[Song]" in scan.issues[0].message
 
 
 def test_song_ini_wins_over_the_chart_song_section(song):
     scan, _ = scan_dir(song, FakeAnalyse(metadata={"name": "From Chart"}))
     assert scan.ini.get("name") == "Ghost"
+
+
+def test_difficulties_are_checked_against_the_charted_parts(tmp_path, fixtures):
+    folder = make_folder(tmp_path / "s", fixtures, {
+        "song.ini": b"[song]\nname = n\nartist = a\nalbum = b\ngenre = g\nyear = 1\n"
+                    b"charter = c\ndiff_guitar = 3\ndiff_drums = 2\ndiff_bass = -1\n"
+                    b"diff_vocals = 1\n",
+        "notes.mid": f"fixture:{MIDI}", "song.ogg": 1, "album.png": 1})
+    scan, _ = scan_dir(folder, FakeAnalyse(instruments=("guitar", "bass", "rhythm")))
+    assert [(i.type, i.message) for i in scan.issues] == [
+        ("missingValue", 'Metadata is missing a "diff_rhythm" value.'),
+        ("missingValue", 'Metadata is missing a "diff_bass" value.'),
+        ("extraValue", 'Metadata contains "diff_drums", but drums is not charted.'),
+        ("extraValue", 'Metadata contains "diff_vocals", but vocals are not charted.'),
+    ]
+    scan, _ = scan_dir(folder, FakeAnalyse(instruments=("guitar", "drums"), has_vocals=True))
+    assert scan.issues == [], scan.issues
 
 
 # -- audio, album art, video -------------------------------------------------------------------
@@ -287,7 +313,7 @@ def test_issues_come_in_scan_chart_order(tmp_path, fixtures):
     folder = make_folder(tmp_path / "s", fixtures, {
         "a.ini": b"[song]\nname = x\n", "x.chart": f"fixture:{CHART}", "video.mp4": 1,
         "crowd.ogg": 1})
-    scan, _ = scan_dir(folder, FakeAnalyse(issues=[Issue("noNotes", "n")]))
+    scan, _ = scan_dir(folder, FakeAnalyse(issues=[Issue("noNotes", "n")], instruments=()))
     assert types(scan) == ["invalidIni"] + ["missingValue"] * 5 + [
         "invalidChart", "noNotes", "noAlbumArt", "noAudio", "badVideo"]
 
@@ -333,7 +359,7 @@ def test_scan_sng_reads_metadata_and_only_the_chart(tmp_path, fixtures):
         ranges.append((offset, length))
         return raw[offset:offset + length]
 
-    analyse = FakeAnalyse()
+    analyse = FakeAnalyse(instruments=())
     scan = scan_sng(read_range, len(raw), analyse=analyse)
     assert scan.issues == []
     assert scan.ini.get("name") == "N" and scan.ini.get_int("song_length") == 1000
@@ -356,7 +382,8 @@ def test_scan_sng_reports_missing_metadata(tmp_path, fixtures):
                       {"notes.chart": fixtures / CHART, "song.ogg": b"\0" * 10})
     raw = path.read_bytes()
     scan = scan_sng(lambda o, n: raw[o:o + n], len(raw), analyse=FakeAnalyse())
-    assert types(scan) == ["missingValue"] * 5 + ["noAlbumArt"]
+    # The metadata is the song.ini: diff_* are checked too (guitar, bass, keys charted here).
+    assert types(scan) == ["missingValue"] * 8 + ["noAlbumArt"]
     assert scan.issues[0].message == 'Metadata is missing the "artist" property.'
 
 
