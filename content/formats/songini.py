@@ -23,6 +23,7 @@ these deliberate differences, each marked "(chmanager)" where it is applied:
   silently uses the default. Every integer-typed key in ``KNOWN_KEYS`` is checked, not only
   scan-chart's list.
 * Booleans accept any case of ``true``/``false`` plus ``1``/``0`` (scan-chart after 7.0.1).
+* A repeated key: the first occurrence wins, as in YARG; scan-chart keeps the last.
 """
 from __future__ import annotations
 
@@ -372,7 +373,8 @@ class SongIni:
     a .chart ``[Song]`` section). Keys are looked up case-insensitively but written as found.
     Only the song section (``[song]``, ``[Song]`` or ``[SONG]``, first one holding a key, as
     scan-chart picks it) is read; other sections are kept as they are. Duplicate keys: the
-    last one wins, as in scan-chart's parser.
+    first one wins, as in YARG (``IniSection.TryGet`` reads the first); scan-chart's parser
+    keeps the last. ``set`` removes the later duplicates, so every reader then agrees.
 
     Attributes: ``encoding`` (``utf-8``, ``cp1252``, ``utf-16-le``, ``utf-16-be``), ``bom``,
     ``newline`` (``\\r\\n`` or ``\\n``, used for new lines), ``source_name`` (names the file
@@ -444,21 +446,21 @@ class SongIni:
             return []
         return [ln for ln in self._lines if ln.kind == "pair" and ln.section == section]
 
-    def _last_pair(self, key: str) -> _Line | None:
+    def _pairs_of(self, key: str) -> list[_Line]:
         wanted = key.lower()
-        found = None
-        for line in self._song_pairs():
-            if line.key.lower() == wanted:
-                found = line
-        return found
+        return [line for line in self._song_pairs() if line.key.lower() == wanted]
+
+    def _first_pair(self, key: str) -> _Line | None:
+        pairs = self._pairs_of(key)
+        return pairs[0] if pairs else None
 
     def get(self, key: str) -> str | None:
         """The raw value of ``key`` (trimmed, case-insensitive key), or None if absent."""
-        line = self._last_pair(key)
+        line = self._first_pair(key)
         return None if line is None else line.value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._last_pair(key) is not None
+        return isinstance(key, str) and self._first_pair(key) is not None
 
     def _candidates(self, key: str) -> list[str]:
         # The key itself, then its legacy alias, the order scan-chart falls back in.
@@ -513,11 +515,15 @@ class SongIni:
     def items(self) -> list[tuple[str, str]]:
         """The song section's ``(key, value)`` pairs in file order, keys as written.
 
-        A duplicated key appears once, with its winning (last) value at the last position.
+        A duplicated key appears once, at its first position with its first (winning) value.
         """
-        pairs = self._song_pairs()
-        last = {line.key.lower(): line for line in pairs}
-        return [(ln.key, ln.value) for ln in pairs if last[ln.key.lower()] is ln]
+        seen: set[str] = set()
+        items = []
+        for line in self._song_pairs():
+            if line.key.lower() not in seen:
+                seen.add(line.key.lower())
+                items.append((line.key, line.value))
+        return items
 
     def to_dict(self) -> dict[str, str]:
         """The song section as ``{lower-case key: raw value}``, e.g. for chart analysis."""
@@ -598,7 +604,8 @@ class SongIni:
     def set(self, key: str, value: str | bool | int | float) -> None:
         """Set ``key`` in the song section, changing only that line's bytes.
 
-        An existing key (any case) keeps its spelling and the spacing before its value; a
+        An existing key (any case) keeps its spelling and the spacing before its value (its
+        later duplicates, which YARG ignores but scan-chart would read, are removed); a
         new key is added after the section's last key as ``key = value`` (creating a
         ``[song]`` section at the end if there is none). ``value`` is written with
         ``format_value``. Raises ValueError for a key that is empty, has surrounding spaces,
@@ -610,7 +617,10 @@ class SongIni:
         """
         _check_key(key)
         text = format_value(value)
-        existing = self._last_pair(key)
+        existing, *duplicates = self._pairs_of(key) or [None]
+        if duplicates:
+            doomed = {id(line) for line in duplicates}
+            self._lines = [line for line in self._lines if id(line) not in doomed]
         if existing is not None:
             before, _, after = existing.text.partition("=")
             spacing = after[:len(after) - len(after.lstrip())]

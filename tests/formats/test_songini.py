@@ -186,13 +186,15 @@ def test_comments_and_blank_lines_survive_and_trailing_comments_stay_in_values()
     assert ini.to_bytes() == data.replace(b"Foo ; bar", b"Baz")
 
 
-def test_duplicate_keys_last_wins_and_delete_removes_all():
-    ini = SongIni.from_bytes(b"[song]\nname = a\nartist = x\nname = b\n")
-    assert ini.get("name") == "b"
-    assert ini.items() == [("artist", "x"), ("name", "b")]
+def test_duplicate_keys_first_wins_and_set_removes_the_others():
+    data = b"[song]\nname = a\nartist = x\nNAME = b\n"
+    ini = SongIni.from_bytes(data)
+    assert ini.get("name") == "a"  # YARG reads the first; scan-chart would read "b"
+    assert ini.items() == [("name", "a"), ("artist", "x")]
     ini.set("name", "c")
-    assert ini.to_bytes() == b"[song]\nname = a\nartist = x\nname = c\n"
-    ini.delete("name")
+    assert ini.to_bytes() == b"[song]\nname = c\nartist = x\n"
+    ini = SongIni.from_bytes(data)
+    assert ini.delete("name") is True
     assert ini.to_bytes() == b"[song]\nartist = x\n"
 
 
