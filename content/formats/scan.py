@@ -197,7 +197,7 @@ def _analyse(scan: FolderScan, data: bytes, ini: Mapping[str, str], analyse: Ana
     try:
         scan.chart = analyse(data, kind=scan.chart_kind, ini=ini)
     except chart_error as error:
-        scan.issues.append(Issue("badChart", str(error) or f'"{scan.chart_name}" cannot be read.'))
+        scan.issues.append(Issue("badChart", f'"{scan.chart_name}" cannot be read: {error}'))
     except Exception as error:  # a reader bug must not stop a library scan
         logger.exception("analysing {} failed", scan.chart_name)
         scan.issues.append(Issue("badChart", f'"{scan.chart_name}" cannot be read: '

@@ -172,7 +172,7 @@ def test_an_unreadable_chart_is_a_bad_chart_issue(tmp_path, fixtures):
                                                      "notes.chart": b"garbage", "song.ogg": 1,
                                                      "album.png": 1})
     scan, _ = scan_dir(folder, FakeAnalyse(error=error))
-    assert scan.issues == [Issue("badChart", str(error))]
+    assert scan.issues == [Issue("badChart", f'"notes.chart" cannot be read: {error}')]
     assert scan.chart is None and scan.chart_md5 == hashlib.md5(b"garbage").hexdigest()
 
 
