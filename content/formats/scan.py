@@ -26,20 +26,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from loguru import logger
 
+from content.formats.analysis import ChartError, ChartSummary, analyse_chart
 from content.formats.issues import Issue
 from content.formats.sng import ReadRange, SngError, read_sng_file, read_sng_index
 from content.formats.songini import KNOWN_KEYS, SongIni, is_valid_key
 
-if TYPE_CHECKING:
-    from content.formats.analysis import ChartSummary
-
 ChartKind = Literal["chart", "mid"]
-Analyse = Callable[..., "ChartSummary"]
-"""``analyse(data, *, kind, ini) -> ChartSummary``, raising ``ChartError``: see analysis.py."""
+Analyse = Callable[..., ChartSummary]
+"""``analyse(data, *, kind, ini) -> ChartSummary``, raising ``ChartError``: ``analyse_chart``."""
 
 INI_NAME = "song.ini"
 CHART_KINDS: dict[str, ChartKind] = {"chart": "chart", "mid": "mid", "midi": "mid"}
@@ -119,20 +117,6 @@ def skip_dir(name: str) -> bool:
 SKIP_DIR = skip_dir
 
 
-def _default_analyse() -> Analyse:
-    from content.formats.analysis import analyse_chart  # analysis imports heavy readers
-
-    return analyse_chart
-
-
-def _chart_error_type() -> type[Exception]:
-    try:
-        from content.formats.analysis import ChartError
-    except ImportError:  # pragma: no cover - analysis.py not present yet
-        return ValueError
-    return ChartError
-
-
 # -- song.ini ------------------------------------------------------------------------------
 
 
@@ -193,10 +177,9 @@ def _find_chart(names: list[str]) -> tuple[str | None, list[Issue]]:
 
 
 def _analyse(scan: FolderScan, data: bytes, ini: Mapping[str, str], analyse: Analyse) -> None:
-    chart_error = _chart_error_type()
     try:
         scan.chart = analyse(data, kind=scan.chart_kind, ini=ini)
-    except chart_error as error:
+    except ChartError as error:
         scan.issues.append(Issue("badChart", f'"{scan.chart_name}" cannot be read: {error}'))
     except Exception as error:  # a reader bug must not stop a library scan
         logger.exception("analysing {} failed", scan.chart_name)
@@ -306,7 +289,7 @@ def _scan(files: Mapping[str, int], read: Callable[[str], bytes], *,
         else:
             data = read(scan.chart_name)
             scan.chart_md5 = hashlib.md5(data).hexdigest()
-            _analyse(scan, data, modifiers, analyse or _default_analyse())
+            _analyse(scan, data, modifiers, analyse or analyse_chart)
             if has_ini and scan.chart is not None:
                 scan.issues += _difficulty_issues(scan.ini, scan.chart)
 
