@@ -207,24 +207,39 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """A file field taking several files; cleans to a list of uploads."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            if not data:
+                return super().clean(None, initial)  # "required" error
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)]
+
+
 class UploadForm(forms.Form):
     """One or more archives (.zip, .7z, .rar) or .sng files, at most
-    ``settings.IMPORT_MAX_UPLOAD_BYTES`` together."""
+    ``settings.IMPORT_MAX_UPLOAD_BYTES`` together. (The field is not called ``files``:
+    that name is the form's own attribute holding request.FILES.)"""
 
-    files = forms.FileField(widget=MultipleFileInput(attrs={
-        "multiple": True, "accept": ",".join(ARCHIVE_SUFFIXES)}))
+    archives = MultipleFileField(
+        label="Archives", error_messages={"required": "Choose at least one archive or .sng file."},
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(ARCHIVE_SUFFIXES)}))
 
-    def clean_files(self):
-        files = self.files.getlist("files")
-        if not files:
-            raise forms.ValidationError("Choose at least one archive or .sng file.")
-        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    def clean_archives(self):
+        files = self.cleaned_data["archives"]
         for upload in files:
             if PurePath(upload.name).suffix.lower() not in ARCHIVE_SUFFIXES:
                 raise forms.ValidationError(
                     f"{upload.name}: not an archive or .sng file (accepted: "
                     f"{', '.join(ARCHIVE_SUFFIXES)}).")
         total = sum(upload.size for upload in files)
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
         if total > limit:
             raise forms.ValidationError(
                 f"The upload is {filesizeformat(total)}; the limit is {filesizeformat(limit)}.")

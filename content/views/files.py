@@ -30,6 +30,8 @@ INLINE_TYPES = {
     "ini": "text/plain; charset=utf-8", "chart": "text/plain; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
 }
+# Downloads whose type the mimetypes table gets wrong or lacks.
+DOWNLOAD_TYPES = {"mid": "audio/midi", "midi": "audio/midi", "sng": "application/octet-stream"}
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -68,7 +70,7 @@ def song_file(request, pk: int, name: str):
     response = StreamingHttpResponse(_body(storage, path, stream, start, end), status=status)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     inline = INLINE_TYPES.get(extension)
-    response["Content-Type"] = inline or (
+    response["Content-Type"] = inline or DOWNLOAD_TYPES.get(extension) or (
         mimetypes.guess_type(name)[0] or "application/octet-stream")
     disposition = "inline" if inline else "attachment"
     response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(name)}"

@@ -39,7 +39,7 @@ def upload(request):
                                 status=413, content_type="text/plain; charset=utf-8")
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
-            results = _import_uploads(form.cleaned_data["files"])
+            results = _import_uploads(form.cleaned_data["archives"])
             token = uuid.uuid4().hex
             stored = request.session.get(SESSION_KEY, {})
             stored[token] = results
