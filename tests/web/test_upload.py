@@ -1,0 +1,89 @@
+"""Uploading archives: each song imported, duplicate or rejected, with the reason shown."""
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from content.models import Song
+
+from .conftest import CHARTS, FIXTURES
+
+pytestmark = pytest.mark.django_db
+
+SONG_INI = "[song]\r\nname = Keys Song\r\nartist = Keys Band\r\ngenre = test\r\ncharter = Chorus\r\n"
+
+
+def song_zip() -> bytes:
+    """A zip of one song folder, built now from a fixture chart."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(CHARTS / "chorus/charts/keys-9-notes-mixed-star-power.chart",
+                      "Keys Band - Keys Song/notes.chart")
+        archive.writestr("Keys Band - Keys Song/song.ini", SONG_INI)
+    return buffer.getvalue()
+
+
+def upload(client, *files):
+    return client.post(reverse("upload"), {"archives": list(files)}, follow=True)
+
+
+def test_the_upload_page_offers_drag_and_drop(editor_client, web_library):
+    page = editor_client.get(reverse("upload")).content.decode()
+    assert 'id="dropzone"' in page and 'multiple' in page and "<progress" in page
+
+
+def test_an_uploaded_zip_is_imported_and_listed(editor_client, synced, web_library):
+    response = upload(editor_client, SimpleUploadedFile("pack.zip", song_zip()))
+    assert response.status_code == 200
+    assert "?result=" in response.redirect_chain[-1][0]
+    page = response.content.decode()
+    song = Song.objects.get(name="Keys Song")
+    assert "1 imported" in page and "pack.zip" in page
+    assert reverse("song_detail", args=[song.pk]) in page
+    assert (web_library / song.path / "notes.chart").is_file()
+    assert not any((web_library.parent / "scratch").glob("upload-*"))  # scratch cleaned up
+
+
+def test_the_same_song_twice_is_a_duplicate(editor_client, synced):
+    upload(editor_client, SimpleUploadedFile("pack.zip", song_zip()))
+    page = upload(editor_client, SimpleUploadedFile("again.zip", song_zip())).content.decode()
+    assert "1 duplicate" in page and "0 imported" in page
+    assert Song.objects.filter(name="Keys Song").count() == 1
+
+
+def test_a_bad_archive_is_rejected_with_the_reason(editor_client, synced):
+    page = upload(editor_client,
+                  SimpleUploadedFile("broken.zip", b"this is not a zip file"),
+                  SimpleUploadedFile("good.zip", song_zip())).content.decode()
+    assert "1 imported" in page and "1 rejected" in page
+    row = page[page.index("broken.zip"):]
+    assert 'class="badge bad">rejected' in row[:300]
+    assert "broken.zip" in page and 'class="error"' in page
+
+
+def test_a_zip_bomb_is_rejected(editor_client, synced):
+    bomb = (FIXTURES / "hostile/zbsm.zip").read_bytes()
+    page = upload(editor_client, SimpleUploadedFile("zbsm.zip", bomb)).content.decode()
+    assert "1 rejected" in page and "0 imported" in page
+
+
+def test_other_files_are_refused_by_the_form(editor_client, synced):
+    response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
+    assert "notes.txt: not an archive or .sng file" in response.content.decode()
+    assert "?result=" not in response.request["QUERY_STRING"]
+
+
+def test_an_upload_over_the_limit_is_refused(editor_client, synced, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 100
+    response = upload(editor_client, SimpleUploadedFile("pack.zip", song_zip()))
+    assert "the limit is 100" in response.content.decode()
+    assert not Song.objects.filter(name="Keys Song").exists()
+
+
+def test_a_result_token_from_elsewhere_shows_nothing(editor_client, web_library):
+    page = editor_client.get(reverse("upload"), {"result": "0" * 32}).content.decode()
+    assert "Import result" not in page
