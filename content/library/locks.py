@@ -8,6 +8,7 @@ process dies. Neither waits: a second run is told at once that the lock is taken
 from __future__ import annotations
 
 import fcntl
+import os
 import hashlib
 import tempfile
 from contextlib import contextmanager
@@ -42,10 +43,11 @@ def exclusive_lock(name: str, *, using: str = "default") -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
         return
-    database = Path(str(connection.settings_dict["NAME"]))
-    # An in-memory test database has no folder of its own: lock in the temp folder then.
-    folder = database.parent if database.parent.is_dir() else Path(tempfile.gettempdir())
-    path = folder / f"{database.name}.{name}.lock"
+    if connection.is_in_memory_db():
+        # An in-memory test database has no file: lock in the temp folder, per process.
+        path = Path(tempfile.gettempdir()) / f"chmanager-{os.getpid()}.{name}.lock"
+    else:
+        path = Path(f"{connection.settings_dict['NAME']}.{name}.lock")
     with path.open("a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
