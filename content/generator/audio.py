@@ -1,0 +1,177 @@
+"""Audio input: decode a song file or a folder of stems to mono float32 at ``SR`` Hz.
+
+Decoding follows the fast recipe measured in chart-generation.md §4.2: ``soundfile.read``
+(libsndfile: WAV, FLAC, OGG Vorbis, Opus, MP3), channel mean, ``soxr`` resampling; anything
+libsndfile rejects goes through the Debian ``ffmpeg`` binary, which decodes straight to mono
+float32 at ``SR``. Several stems are decoded in parallel threads (libsndfile and ffmpeg run
+outside the GIL).
+
+Inputs: a single audio file (``.ogg .opus .mp3 .wav .flac``) or a folder holding Clone Hero's
+reserved stem names (``song``, ``guitar``, ``rhythm``, ``bass``, ``keys``, ``drums``,
+``drums_1``..``drums_4``, ``vocals`` … formats.md §1.1). Errors are ``GeneratorError`` naming
+the file: not audio, empty, shorter than ``MIN_SECONDS``, or a folder without audio.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+from content.generator.errors import GeneratorError
+
+SR = 22050  # Hz; all analysis runs at this rate (librosa's default, enough for onsets and pitch)
+MIN_SECONDS = 10.0
+AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
+# Reserved stem names Clone Hero plays (formats.md §1.1); "preview" and "crowd" are not music
+# to chart, so they are copied but never analysed.
+STEM_NAMES = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1", "vocals_2",
+              "drums", "drums_1", "drums_2", "drums_3", "drums_4", "crowd", "preview")
+_NOT_MUSIC = ("crowd", "preview")
+_LEAD_STEMS = ("guitar",)  # the stem [ExpertSingle] transcribes when present
+
+
+@dataclass(frozen=True, slots=True)
+class Audio:
+    """One decoded file: ``samples`` mono float32 at ``sr`` Hz, shape (n,)."""
+
+    path: Path
+    samples: np.ndarray
+    sr: int = SR
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / self.sr
+
+    def delayed(self, samples: int) -> Audio:
+        """The same audio after ``samples`` samples of silence."""
+        return Audio(self.path, np.concatenate([np.zeros(samples, np.float32), self.samples]),
+                     self.sr)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceAudio:
+    """What the generator analyses and what the song folder will play.
+
+    mix: the whole song (``song.*``, or the sum of all stems) — tempo, sections, energy.
+    lead: the part [ExpertSingle] follows: the guitar stem if given, else ``mix`` itself.
+    drums: the drum stem(s) summed, or None.
+    files: the audio files to put in the song folder, as (source path, stem name) pairs.
+    tag_file: the file whose tags (title, artist) name the song.
+    """
+
+    mix: Audio
+    lead: Audio
+    drums: Audio | None
+    files: tuple[tuple[Path, str], ...]
+    tag_file: Path
+
+
+def decode(path: Path) -> Audio:
+    """``path`` decoded to mono float32 at ``SR``.
+
+    Raises GeneratorError when the file is missing, empty, not decodable audio, or shorter
+    than ``MIN_SECONDS``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise GeneratorError(path, "no such audio file")
+    if path.stat().st_size == 0:
+        raise GeneratorError(path, "the file is empty")
+    try:
+        data, sr = soundfile.read(path, dtype="float32", always_2d=True)
+        mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+        samples = soxr.resample(mono, sr, SR) if sr != SR else mono
+    except (soundfile.LibsndfileError, RuntimeError, ValueError):
+        # libsndfile misses some MP3/Opus variants and every AAC/M4A: let ffmpeg try.
+        samples = _ffmpeg_decode(path)
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    if len(samples) / SR < MIN_SECONDS:
+        raise GeneratorError(path, f"the audio is {len(samples) / SR:.1f} s long; "
+                                   f"at least {MIN_SECONDS:.0f} s are needed to chart it")
+    return Audio(path, samples)
+
+
+def _ffmpeg_decode(path: Path) -> np.ndarray:
+    if shutil.which("ffmpeg") is None:
+        raise GeneratorError(path, "not audio that libsndfile can read, and ffmpeg is not "
+                                   "installed to try further")
+    proc = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-vn", "-ac", "1",
+         "-ar", str(SR), "-f", "f32le", "-"],
+        capture_output=True, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GeneratorError(path, "not a readable audio file"
+                             + (f" ({detail[-1]})" if detail else ""))
+    return np.frombuffer(proc.stdout[: len(proc.stdout) // 4 * 4], dtype="<f4")
+
+
+def stems_in(folder: Path) -> dict[str, Path]:
+    """Reserved-name audio files in ``folder``: stem name → path (first extension wins)."""
+    found: dict[str, Path] = {}
+    for ext in AUDIO_EXTENSIONS:
+        for name in STEM_NAMES:
+            path = folder / f"{name}{ext}"
+            if name not in found and path.is_file():
+                found[name] = path
+    return found
+
+
+def open_source(source: Path) -> SourceAudio:
+    """Decode ``source`` (a file or a folder of stems) into the signals the generator needs.
+
+    Raises GeneratorError for a missing path, a folder without reserved-name audio, or any
+    file that ``decode`` rejects.
+    """
+    source = Path(source)
+    if source.is_dir():
+        stems = stems_in(source)
+        music = {n: p for n, p in stems.items() if n not in _NOT_MUSIC}
+        if not music:
+            raise GeneratorError(source, "the folder has no audio named like a Clone Hero stem "
+                                         f"({', '.join(STEM_NAMES[:6])} … with "
+                                         f"{'/'.join(AUDIO_EXTENSIONS)})")
+        with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
+            decoded = dict(zip(music, pool.map(decode, music.values()), strict=True))
+        mix = decoded.get("song") or _sum(source, list(decoded.values()))
+        lead = next((decoded[n] for n in _LEAD_STEMS if n in decoded), mix)
+        drum_parts = [a for n, a in decoded.items() if n.startswith("drums")]
+        drums = _sum(source, drum_parts) if drum_parts else None
+        tag_file = stems.get("song") or next(iter(music.values()))
+        return SourceAudio(mix, lead, drums, tuple((p, n) for n, p in stems.items()), tag_file)
+    audio = decode(source)
+    return SourceAudio(audio, audio, None, ((source, "song"),), source)
+
+
+def _sum(folder: Path, parts: list[Audio]) -> Audio:
+    if len(parts) == 1:
+        return parts[0]
+    total = np.zeros(max(len(a.samples) for a in parts), dtype=np.float32)
+    for part in parts:
+        total[: len(part.samples)] += part.samples
+    return Audio(folder, total)
+
+
+def read_tags(path: Path) -> tuple[str | None, str | None]:
+    """(title, artist) from the file's tags (ID3, Vorbis comments, …) via mutagen, else Nones."""
+    import mutagen  # imported here: only needed when the caller gave no name
+
+    try:
+        tags = mutagen.File(path, easy=True)
+    except (mutagen.MutagenError, OSError, ValueError):
+        return None, None
+    if not tags or not tags.tags:
+        return None, None
+
+    def first(key: str) -> str | None:
+        values = tags.tags.get(key) or []
+        text = str(values[0]).strip() if values else ""
+        return text or None
+
+    return first("title"), first("artist")

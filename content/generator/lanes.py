@@ -1,0 +1,160 @@
+"""Expert guitar notes: fret lanes from the pitch contour, chords, sustains.
+
+Rules (chart-generation.md §5.2 "note consistency", §5.5 rule 3; C3 RBN "Guitar and Bass
+Authoring"):
+
+* Pitch: a harmonic-sum estimate from one 93 ms spectrum just after each onset (only at the
+  notes, so no full-song pitch tracker — pYIN costs ~50 s per song, §4.2).
+* Lanes: inside each section the distinct pitches are ranked; ≤ 5 pitches take consecutive
+  lanes centred on the highway, more are bucketed by their occurrence-weighted rank, so the
+  map is monotone (higher pitch → same or higher lane) and the same pitch keeps the same lane
+  within the section. Where bucketing puts two different consecutive pitches on one lane the
+  second note moves one lane in the direction of motion, so melodic motion stays visible.
+* Chords: only on strong onsets (top ``CHORD_STRENGTH_Q`` of strengths) whose spectrum is
+  harmonically rich (≥ ``CHORD_CLASSES`` pitch classes above half the strongest); 2 notes,
+  3 when very rich.
+* Sustains: where the lead's energy stays within ``HOLD_DB`` of the note's peak for ≥ ½ beat;
+  the tail ends on the 1/16 grid at least ``SUSTAIN_GAP_S`` before the next note (scan-chart
+  ``badSustainGap`` < 40 ms) and is dropped if shorter than ``MIN_SUSTAIN_S`` (``babySustain``
+  < 100 ms). Otherwise length 0, because .chart sustains are never cut (§5.1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+
+from content.generator.audio import Audio
+from content.generator.onsets import GridOnset
+from content.generator.spectrum import Spectrum
+from content.generator.tempo import RESOLUTION, TempoMap
+
+LANES = 5
+CHORD_STRENGTH_Q = 0.75
+CHORD_CLASSES = 3
+HOLD_DB = 12.0
+SUSTAIN_GAP_S = 0.060
+MIN_SUSTAIN_S = 0.110
+_PITCH_WINDOW = 2048  # samples at 22 050 Hz = 93 ms
+_PITCH_DELAY_S = 0.010  # skip the pick attack, whose noise has no pitch
+_CANDIDATES = np.arange(28, 89)  # MIDI E1..E6
+_HARMONICS = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One chart note (a chord is one ``Note`` with several lanes).
+
+    tick: position (ticks at resolution 192). lanes: sorted lane numbers 0 (green) … 4
+    (orange). length: sustain in ticks, 0 for none. strength: onset strength (envelope
+    units), used to rank notes when reducing difficulties.
+    """
+
+    tick: int
+    lanes: tuple[int, ...]
+    length: int = 0
+    strength: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tone:
+    """The pitch content at one onset: ``midi`` (fractional MIDI number), ``classes``
+    (how many pitch classes are above half the strongest one)."""
+
+    midi: float
+    classes: int
+
+
+def tones(audio: Audio, onsets: list[GridOnset]) -> list[Tone]:
+    """Pitch estimate of each onset, from a short spectrum of ``audio`` just after it."""
+    y, sr = audio.samples, audio.sr
+    window = np.hanning(_PITCH_WINDOW)
+    n_fft = 2 * _PITCH_WINDOW  # zero-padding: 5.4 Hz bins for the harmonic lookup
+    freqs = librosa.midi_to_hz(_CANDIDATES)
+    weights = 0.8 ** np.arange(_HARMONICS)
+    bins = np.outer(freqs, np.arange(1, _HARMONICS + 1)) * n_fft / sr
+    freqs_fft = np.fft.rfftfreq(n_fft, 1 / sr)
+    usable = (freqs_fft > 60) & (freqs_fft < 2000)  # guitar fundamentals and low harmonics
+    pitch_class = np.rint(librosa.hz_to_midi(freqs_fft[usable])).astype(int) % 12
+    starts = [int((o.seconds + _PITCH_DELAY_S) * sr) for o in onsets]
+    frames = np.zeros((len(starts), _PITCH_WINDOW), dtype=np.float32)
+    for row, start in zip(frames, starts, strict=True):
+        piece = y[start:start + _PITCH_WINDOW]
+        row[:len(piece)] = piece
+    frames *= window
+    mags = np.abs(np.fft.rfft(frames, n=n_fft, axis=1))
+    idx = np.minimum(np.rint(bins).astype(int), mags.shape[1] - 1)
+    out = []
+    for mag in mags:
+        level = np.log1p(mag / (mag.max() + 1e-12) * 100)
+        salience = (level[idx] * weights).sum(axis=1)
+        classes = np.bincount(pitch_class, weights=mag[usable] ** 2, minlength=12)
+        strong = int((classes >= 0.5 * classes.max()).sum()) if classes.max() > 0 else 0
+        out.append(Tone(float(_CANDIDATES[int(np.argmax(salience))]), strong))
+    return out
+
+
+def assign_lanes(tones_: list[Tone], groups: list[int]) -> list[int]:
+    """Lane (0..4) of each note; ``groups`` gives each note's section number."""
+    lanes = [0] * len(tones_)
+    for group in sorted(set(groups)):
+        members = [i for i, g in enumerate(groups) if g == group]
+        pitches = np.array([round(tones_[i].midi) for i in members])
+        distinct, counts = np.unique(pitches, return_counts=True)
+        if len(distinct) <= LANES:
+            offset = (LANES - len(distinct)) // 2
+            lane_of = {p: offset + r for r, p in enumerate(distinct)}
+        else:
+            mid_rank = (np.cumsum(counts) - counts / 2) / counts.sum()
+            lane_of = {p: min(LANES - 1, int(q * LANES)) for p, q in zip(distinct, mid_rank,
+                                                                         strict=True)}
+        previous: tuple[int, int] | None = None  # (pitch, lane) of the previous note
+        for i, pitch in zip(members, pitches, strict=True):
+            lane = lane_of[pitch]
+            if previous and pitch != previous[0] and lane == previous[1]:
+                step = 1 if pitch > previous[0] else -1
+                lane = min(LANES - 1, max(0, lane + step))
+            lanes[i] = lane
+            previous = (pitch, lane)
+    return lanes
+
+
+def expert_notes(onsets: list[GridOnset], tones_: list[Tone], lanes: list[int],
+                 lead: Spectrum, tempo: TempoMap) -> list[Note]:
+    """[ExpertSingle]: one note per onset, with chords and sustains decided from the audio."""
+    if not onsets:
+        return []
+    strengths = np.array([o.strength for o in onsets])
+    strong = np.quantile(strengths, CHORD_STRENGTH_Q)
+    notes = []
+    for i, (onset, tone, lane) in enumerate(zip(onsets, tones_, lanes, strict=True)):
+        size = 1
+        if onset.strength >= strong and tone.classes >= CHORD_CLASSES:
+            size = 3 if tone.classes >= CHORD_CLASSES + 2 else 2
+        low = min(lane, LANES - size)
+        chord = tuple(range(low, low + size))
+        next_s = onsets[i + 1].seconds if i + 1 < len(onsets) else None
+        notes.append(Note(onset.tick, chord, sustain_ticks(onset, next_s, lead, tempo),
+                          onset.strength))
+    return notes
+
+
+def sustain_ticks(onset: GridOnset, next_seconds: float | None, lead: Spectrum,
+                  tempo: TempoMap) -> int:
+    """Sustain length (ticks) of a note: 0 unless the sound is held for ≥ ½ beat."""
+    energy = lead.energy_db
+    first = int(lead.frame_of(onset.seconds))
+    peak = energy[first:first + 4].max()
+    last = lead.frames if next_seconds is None else int(lead.frame_of(next_seconds))
+    below = np.nonzero(energy[first:last] < peak - HOLD_DB)[0]
+    end_frame = first + (int(below[0]) if below.size else last - first)
+    end_s = end_frame * lead.frame_seconds
+    if next_seconds is not None:
+        end_s = min(end_s, next_seconds - SUSTAIN_GAP_S)
+    step = RESOLUTION // 4
+    end_tick = int(tempo.ticks(end_s) // step) * step
+    length = end_tick - onset.tick
+    if length < RESOLUTION // 2 or tempo.seconds(end_tick) - onset.seconds < MIN_SUSTAIN_S:
+        return 0
+    return length

@@ -1,0 +1,231 @@
+"""Audio → chart: the public ``generate`` / ``write_song_folder`` and the result they share.
+
+Order of work (each step is one module): decode (audio) → one STFT per signal (spectrum) →
+beats from the mix (tempo) and onsets from the lead part (onsets) → lead-in silence →
+tempo map → onsets on the grid → sections (structure) → lanes, chords, sustains (lanes) →
+Hard/Medium/Easy (reduce) → star power (structure) → ``notes.chart`` (writer) + song.ini.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from content.formats.songini import SongIni
+from content.generator import lanes as lanes_
+from content.generator.audio import SourceAudio, open_source, read_tags
+from content.generator.errors import GeneratorError
+from content.generator.lanes import Note
+from content.generator.onsets import Onset, detect, quantise
+from content.generator.reduce import reduce_all
+from content.generator.spectrum import HOP, Spectrum, analyse
+from content.generator.structure import Section, preview_start, sections, star_power
+from content.generator.tempo import (BEATS_PER_BAR, RESOLUTION, TempoMap, build_tempo_map,
+                                     downbeat_phase, track_beats)
+from content.generator.writer import chart_text, write_audio
+
+LEAD_IN_S = 2.0  # silence before the first note (scan-chart smallLeadingSilence; convention)
+_LEAD_IN_MARGIN_S = 0.05
+PHASE_WINDOW_S = 0.030  # onsets this close to a 1/16 grid point vote on the beat phase
+MIN_BEATS = 8
+CHARTER = "chmanager"
+# Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
+# averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
+_DIFF_TIERS = (1.5, 2.5, 3.5, 4.5, 5.5, 7.0)
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class GeneratedSong:
+    """A generated chart, ready to write.
+
+    name / artist: song.ini and [Song] names. tempo: the tempo map (its ``seconds(tick)``
+    gives chart time). bpm: the tempo covering most of the song. tracks: difficulty
+    (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → notes. sections, star_power
+    ((tick, length) pairs, shared by all difficulties). chart_text: ``notes.chart``.
+    song_ini: ``song.ini`` text. audio_files: (source file, stem name) pairs to put in the
+    folder. lead_in_s: silence added before the audio (0 when the song starts late enough);
+    every chart time is the source audio's time plus this. song_length_ms: audio length
+    after padding. seconds: wall time ``generate`` took.
+    """
+
+    name: str
+    artist: str
+    tempo: TempoMap
+    bpm: float
+    tracks: dict[str, list[Note]]
+    sections: list[Section]
+    star_power: list[tuple[int, int]]
+    chart_text: str
+    song_ini: str
+    audio_files: tuple[tuple[Path, str], ...]
+    lead_in_s: float
+    song_length_ms: int
+    seconds: float
+    note_counts: dict[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "note_counts", {d: len(n) for d, n in self.tracks.items()})
+
+    @property
+    def chart_bytes(self) -> bytes:
+        return self.chart_text.encode("utf-8")
+
+    def note_seconds(self, difficulty: str = "Expert") -> np.ndarray:
+        """Chart times (s) of the notes of one difficulty, chords once."""
+        return np.array([self.tempo.seconds(n.tick) for n in self.tracks[difficulty]])
+
+
+def generate(source: Path, *, name: str | None = None, artist: str | None = None,
+             progress: Progress | None = None) -> GeneratedSong:
+    """Generate a five-fret guitar chart (Expert … Easy) from ``source``.
+
+    source: an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
+    (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present).
+    name / artist: override the file's tags (mutagen); fall back to the file name.
+    progress: called as ``progress(step, total, message)`` before each step (``step`` counts
+    from 0 to ``total``, which is reported last with "done").
+    Raises GeneratorError for unusable input (not audio, empty, < 10 s, no beat or notes).
+    """
+    started = time.perf_counter()
+    steps = _Steps(progress, 8)
+    steps("decoding audio")
+    source = Path(source)
+    src = open_source(source)
+    steps("analysing the spectrum")
+    mix = analyse(src.mix)
+    lead = mix if src.lead is src.mix else analyse(src.lead)
+    steps("tracking beats and onsets")
+    beats = track_beats(mix)
+    raw = detect(lead)
+    if len(beats) < MIN_BEATS:
+        raise GeneratorError(source, "no steady beat was found in the audio")
+    if not raw:
+        raise GeneratorError(source, "no note onsets were found in the audio")
+    beats = beats + _phase_offset(beats, raw)
+    downbeat = downbeat_phase(mix, beats)
+    pad_frames = _lead_in_frames(raw[0].seconds, beats, downbeat, mix.sr)
+    pad_s = pad_frames * HOP / mix.sr
+    if pad_frames:
+        mix, lead = mix.delayed(pad_frames), lead.delayed(pad_frames)
+        beats = beats + pad_s
+        raw = [Onset(o.seconds + pad_s, o.strength) for o in raw]
+    lead_audio = src.lead.delayed(pad_frames * HOP) if pad_frames else src.lead
+    steps("building the tempo map")
+    tempo = build_tempo_map(beats, downbeat)
+    grid = [o for o in quantise(raw, tempo) if o.seconds >= LEAD_IN_S]
+    if not grid:
+        raise GeneratorError(source, "no note onsets fit the tempo map")
+    audio_end_s = src.mix.seconds + pad_s
+    end_tick = _end_tick(grid[-1].tick, tempo, audio_end_s)
+    steps("finding sections")
+    song_sections = sections(mix, tempo, end_tick)
+    starts = [s.tick for s in song_sections]
+    steps("placing notes")
+    tones = lanes_.tones(lead_audio, grid)
+    groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
+    expert = lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), lead, tempo)
+    steps("reducing difficulties")
+    tracks = reduce_all(expert, starts, tempo)
+    phrases = star_power(tracks, tempo)
+    steps("writing the chart")
+    title, performer = _names(src, source, name, artist)
+    end_tick = max(end_tick, max(n.tick + n.length for n in expert))
+    chart = chart_text(name=title, artist=performer, tempo=tempo, sections=song_sections,
+                       end_tick=end_tick, tracks=tracks, star_power=phrases)
+    length_ms = int(round(audio_end_s * 1000))
+    ini = SongIni.from_mapping({
+        "name": title, "artist": performer, "charter": CHARTER, "song_length": length_ms,
+        "preview_start_time": int(round(tempo.seconds(preview_start(song_sections)) * 1000)),
+        "diff_guitar": _difficulty_tier(expert, tempo),
+    }).to_bytes().decode("utf-8")
+    steps("done")
+    return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks,
+                         song_sections, phrases, chart, ini, src.files, pad_s, length_ms,
+                         time.perf_counter() - started)
+
+
+def write_song_folder(generated: GeneratedSong, out_dir: Path) -> Path:
+    """Write ``notes.chart``, ``song.ini`` and the (padded) audio into ``out_dir``.
+
+    Creates ``out_dir`` if needed. Raises FileExistsError if it already holds a chart
+    (a second ``notes.*`` would make the folder ambiguous), GeneratorError if ffmpeg fails.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    existing = [p.name for p in out_dir.glob("notes.*")]
+    if existing:
+        raise FileExistsError(f"{out_dir} already holds {', '.join(existing)}")
+    for path, stem in generated.audio_files:
+        write_audio(path, stem, out_dir, generated.lead_in_s)
+    (out_dir / "notes.chart").write_bytes(generated.chart_bytes)
+    (out_dir / "song.ini").write_text(generated.song_ini, encoding="utf-8", newline="")
+    return out_dir
+
+
+class _Steps:
+    def __init__(self, callback: Progress | None, total: int) -> None:
+        self.callback, self.total, self.done = callback, total, 0
+
+    def __call__(self, message: str) -> None:
+        if self.callback is not None:
+            self.callback(min(self.done, self.total), self.total, message)
+        self.done += 1
+
+
+def _phase_offset(beats: np.ndarray, onsets: list[Onset]) -> float:
+    """Seconds to add to ``beats`` so their 1/16 grid sits on the (lag-corrected) onsets.
+
+    The tracker's beats share the detector's lag but not its correction; the median residual
+    of onsets near a 1/16 grid point measures what is left.
+    """
+    times = np.array([o.seconds for o in onsets])
+    inside = (times > beats[0]) & (times < beats[-1])
+    idx = np.interp(times[inside], beats, np.arange(len(beats)))
+    grid_idx = np.round(idx * 4) / 4
+    residual = times[inside] - np.interp(grid_idx, np.arange(len(beats)), beats)
+    close = residual[np.abs(residual) < PHASE_WINDOW_S]
+    return float(np.median(close)) if close.size else 0.0
+
+
+def _lead_in_frames(first_onset: float, beats: np.ndarray, downbeat: int, sr: int) -> int:
+    """Frames of silence to put before the audio so the first note comes ≥ ``LEAD_IN_S``.
+
+    When padding is needed it is stretched so the first tracked downbeat lands a whole
+    number of bars (at the song's first tempo) after 0 s, so the lead-in has the song's
+    tempo rather than an odd one.
+    """
+    need = LEAD_IN_S + _LEAD_IN_MARGIN_S - first_onset
+    if need <= 0:
+        return 0
+    period = float(np.median(np.diff(beats[: 2 * BEATS_PER_BAR + 1])))
+    first_downbeat = beats[downbeat]
+    bars = int(np.ceil((need + first_downbeat) / (period * BEATS_PER_BAR)))
+    pad_s = bars * period * BEATS_PER_BAR - first_downbeat
+    return int(np.ceil(pad_s * sr / HOP))
+
+
+def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
+    """The ``end`` event: the bar line after the last note, but not past the audio's end."""
+    bar = tempo.bar_ticks
+    end = (last_tick // bar + 1) * bar
+    return int(max(last_tick + RESOLUTION // 4, min(end, tempo.ticks(audio_end_s) - 1)))
+
+
+def _names(src: SourceAudio, source: Path, name: str | None,
+           artist: str | None) -> tuple[str, str]:
+    if name and artist:
+        return name, artist
+    tag_title, tag_artist = read_tags(src.tag_file)
+    fallback = source.stem if source.is_file() else source.name
+    return (name or tag_title or fallback), (artist or tag_artist or "Unknown Artist")
+
+
+def _difficulty_tier(expert: list[Note], tempo: TempoMap) -> int:
+    span = tempo.seconds(expert[-1].tick) - tempo.seconds(expert[0].tick)
+    nps = len(expert) / max(span, 1.0)
+    return sum(nps >= t for t in _DIFF_TIERS)

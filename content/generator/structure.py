@@ -1,0 +1,151 @@
+"""Song structure: named practice sections and star-power phrases.
+
+Sections (chart-generation.md §5.5 rule 6): bar-synchronous timbre (MFCC from the mix's
+log-mel) and harmony (chroma from its STFT) are cut into segments by
+``librosa.segment.agglomerative``, one segment per ~``SECONDS_PER_SECTION`` s. Segments whose
+features are close get the same label; the loudest label that repeats is the chorus, the most
+frequent other repeating label the verse; a quiet first/last segment is the intro/outro;
+anything else is a bridge (first time) or "Section N".
+
+Star power (§5.2, Rock Band "Overdrive" spec, §5.3 official charts): ``round(bars / 10)``
+one-bar phrases, evenly spaced over the notes, each on a bar that has ≥ 3 Expert notes and a
+note in every difficulty (else scan-chart reports ``emptyStarPower``), none in the last 8
+bars, never two in adjacent bars.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+from content.generator.lanes import Note
+from content.generator.spectrum import N_FFT, Spectrum
+from content.generator.tempo import TempoMap
+
+SECONDS_PER_SECTION = 25.0
+MIN_SECTIONS, MAX_SECTIONS = 3, 16
+QUIET_DB = 4.0  # an intro/outro is this much quieter than the song's median segment
+SP_BARS_PER_PHRASE = 10
+SP_MIN_NOTES = 3
+SP_NOT_IN_LAST_BARS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A practice section: starts at ``tick``; ``name`` as shown in game; ``energy_db``."""
+
+    tick: int
+    name: str
+    energy_db: float
+
+
+def sections(mix: Spectrum, tempo: TempoMap, end_tick: int) -> list[Section]:
+    """Named sections covering tick 0 … ``end_tick``, each starting on a bar line."""
+    bar = tempo.bar_ticks
+    bar_ticks = list(range(0, max(end_tick, bar) + 1, bar))
+    frames = mix.frame_of([tempo.seconds(t) for t in bar_ticks])
+    if len(bar_ticks) < 2 * MIN_SECTIONS:
+        return [Section(0, "Section 1", 0.0)]
+    mfcc = librosa.feature.mfcc(S=mix.mel_db, n_mfcc=13)
+    # tuning=0: estimating it runs piptrack over the whole song (~5 s); sections need no tuning.
+    chroma = librosa.feature.chroma_stft(S=mix.magnitude ** 2, sr=mix.sr, n_fft=N_FFT,
+                                         tuning=0.0)
+    feats = np.vstack([librosa.util.normalize(mfcc, axis=1), chroma])
+    per_bar = _bar_means(feats, frames)
+    energy = _bar_means(mix.energy_db[np.newaxis], frames)[0]
+    seconds = tempo.seconds(end_tick)
+    k = int(np.clip(round(seconds / SECONDS_PER_SECTION), MIN_SECTIONS,
+                    min(MAX_SECTIONS, per_bar.shape[1] // 2)))
+    starts = sorted(set(int(b) for b in librosa.segment.agglomerative(per_bar, k)) | {0})
+    bounds = starts + [per_bar.shape[1]]
+    seg_feat = np.stack([per_bar[:, a:b].mean(axis=1) for a, b in zip(bounds, bounds[1:])])
+    seg_energy = np.array([energy[a:b].mean() for a, b in zip(bounds, bounds[1:])])
+    labels = _labels(seg_feat)
+    names = _names(labels, seg_energy)
+    return [Section(int(bar_ticks[s]), n, float(e))
+            for s, n, e in zip(starts, names, seg_energy, strict=True)]
+
+
+def _bar_means(feats: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Mean of ``feats`` (features × frames) over each bar ``frames[i]:frames[i + 1]``."""
+    out = np.zeros((feats.shape[0], len(frames) - 1))
+    for i, (a, b) in enumerate(zip(frames, frames[1:])):
+        out[:, i] = feats[:, a:max(b, a + 1)].mean(axis=1)
+    return out
+
+
+def _labels(seg_feat: np.ndarray) -> list[int]:
+    """Cluster segments: segments closer than the median inter-segment distance × 0.6 share."""
+    if len(seg_feat) < 2:
+        return [1] * len(seg_feat)
+    tree = linkage(seg_feat, method="average", metric="euclidean")
+    dists = tree[:, 2]
+    return [int(x) for x in fcluster(tree, 0.6 * float(np.median(dists)), criterion="distance")]
+
+
+def _names(labels: list[int], energy: np.ndarray) -> list[str]:
+    n = len(labels)
+    median = float(np.median(energy))
+    repeated = {lab for lab in labels if labels.count(lab) > 1}
+    loudness = {lab: energy[[i for i in range(n) if labels[i] == lab]].mean() for lab in repeated}
+    chorus = max(repeated, key=loudness.get) if repeated else None
+    rest = [lab for lab in repeated if lab != chorus]
+    verse = max(rest, key=lambda lab: (labels.count(lab), -loudness[lab])) if rest else None
+    names, counts = [], {"Verse": 0, "Chorus": 0, "Bridge": 0}
+    for i, lab in enumerate(labels):
+        if i == 0 and energy[i] < median - QUIET_DB:
+            names.append("Intro")
+        elif i == n - 1 and n > 2 and energy[i] < median - QUIET_DB:
+            names.append("Outro")
+        elif lab in (chorus, verse):
+            kind = "Chorus" if lab == chorus else "Verse"
+            counts[kind] += 1
+            names.append(f"{kind} {counts[kind]}")
+        elif counts["Bridge"] == 0 and lab not in repeated and 0 < i < n - 1:
+            counts["Bridge"] += 1
+            names.append("Bridge")
+        else:
+            names.append(f"Section {i + 1}")
+    return names
+
+
+def star_power(tracks: dict[str, list[Note]], tempo: TempoMap) -> list[tuple[int, int]]:
+    """Star-power phrases as (tick, length) pairs, shared by every difficulty."""
+    expert = tracks["Expert"]
+    if not expert:
+        return []
+    bar = tempo.bar_ticks
+    first_bar, last_bar = expert[0].tick // bar, expert[-1].tick // bar
+    total_bars = last_bar - first_bar + 1
+    wanted = max(1, round(total_bars / SP_BARS_PER_PHRASE))
+    per_bar = {name: _notes_per_bar(notes, bar) for name, notes in tracks.items()}
+    eligible = [b for b in range(first_bar, last_bar - SP_NOT_IN_LAST_BARS + 1)
+                if per_bar["Expert"].get(b, 0) >= SP_MIN_NOTES
+                and all(counts.get(b, 0) > 0 for counts in per_bar.values())]
+    if not eligible:  # short or sparse song: any bar with notes everywhere will do
+        eligible = [b for b in range(first_bar, last_bar + 1)
+                    if all(counts.get(b, 0) > 0 for counts in per_bar.values())]
+    span = max(1, last_bar - SP_NOT_IN_LAST_BARS - first_bar + 1)
+    chosen: list[int] = []
+    for i in range(wanted):
+        goal = first_bar + (i + 0.5) * span / wanted
+        free = [b for b in eligible if all(abs(b - c) > 1 for c in chosen)]
+        if not free:
+            break
+        bisect.insort(chosen, min(free, key=lambda b: abs(b - goal)))
+    return [(b * bar, bar) for b in chosen]
+
+
+def _notes_per_bar(notes: list[Note], bar: int) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for note in notes:
+        counts[note.tick // bar] = counts.get(note.tick // bar, 0) + 1
+    return counts
+
+
+def preview_start(sections_: list[Section]) -> int:
+    """Tick of the most energetic section (the song.ini preview starts there)."""
+    return max(sections_, key=lambda s: s.energy_db).tick
