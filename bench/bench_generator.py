@@ -1,0 +1,232 @@
+"""Quality and speed benchmark of the audio → chart generator (one command; not a test).
+
+    .venv/bin/python bench/bench_generator.py [--library DIR] [--limit N] [--no-cold]
+
+1. Builds the rendered sample library with ``../shared/tools/build_sample_library.py DIR
+   --audio --stems --limit N`` (cached: existing renders are kept). Every note onset in that
+   audio sits exactly on a human chart note (chart-generation.md §3.4 explains why rendered
+   charts are the trustworthy offline ground truth).
+2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
+   ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
+   from a folder with both ("stems": tempo from the mix, notes from the guitar).
+3. Reports per song and mode, with mir_eval (§2.1): onset F-measure of the generated Expert
+   notes vs the human Expert guitar notes at ±50 ms and ±25 ms, median signed offset (ms,
+   positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
+   tempo map vs the song's own tempo map, contour agreement (share of consecutive matched
+   notes whose lane moves the same way as the human chart's), per difficulty notes/s, chord
+   share, forbidden chords (must be 0) and minimum spacing (ms), analyse_chart issues of
+   the must-pass types, and seconds per song warm (same process) and cold (fresh process).
+
+Goals on the guitar stem: onset F ≥ 0.90 at ±50 ms and ≥ 0.80 at ±25 ms, |median offset|
+≤ 10 ms, beat F ≥ 0.95; the mix is reported only.
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import mido  # noqa: E402
+import mir_eval  # noqa: E402
+import numpy as np  # noqa: E402
+
+from content.formats.analysis import analyse_chart  # noqa: E402
+from content.generator import GeneratedSong, GeneratorError, generate  # noqa: E402
+
+TOOL = REPO.parent / "shared" / "tools" / "build_sample_library.py"
+DEFAULT_LIBRARY = Path(tempfile.gettempdir()) / "chmanager-bench-library"
+MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
+             "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced"}
+EXPERT_GEMS = range(96, 101)  # green … orange (formats.md §1.4)
+GOALS = {"f50": 0.90, "f25": 0.80, "offset": 10.0, "beat": 0.95}
+
+
+@dataclass
+class Human:
+    """The human chart's Expert guitar: note times (s, chords once), lowest lanes, beats (s)."""
+
+    onsets: np.ndarray
+    lanes: np.ndarray
+    beats: np.ndarray
+
+
+def read_human(path: Path) -> Human:
+    mid = mido.MidiFile(path, clip=True)
+    tpb = mid.ticks_per_beat
+    tempos: dict[int, int] = {}
+    end, notes = 0, {}
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            end = max(end, tick)
+            if msg.type == "set_tempo":
+                tempos.setdefault(tick, msg.tempo)
+            elif (track.name == "PART GUITAR" and msg.type == "note_on" and msg.velocity
+                  and msg.note in EXPERT_GEMS):
+                notes[tick] = min(notes.get(tick, 9), msg.note - 96)
+    changes = sorted(tempos.items()) if 0 in tempos else [(0, 500_000), *sorted(tempos.items())]
+    ticks = [t for t, _ in changes]
+    starts = [0.0]
+    for (t0, us), (t1, _) in zip(changes, changes[1:]):
+        starts.append(starts[-1] + (t1 - t0) * us / 1e6 / tpb)
+
+    def seconds(tick: int) -> float:
+        i = bisect.bisect_right(ticks, tick) - 1
+        return starts[i] + (tick - ticks[i]) * changes[i][1] / 1e6 / tpb
+
+    keys = sorted(notes)
+    return Human(np.array([seconds(t) for t in keys]), np.array([notes[t] for t in keys]),
+                 np.array([seconds(t) for t in range(0, end, tpb)]))
+
+
+def forbidden(difficulty: str, lanes: tuple[int, ...]) -> bool:
+    """Chord/lane rules of chart-generation.md §5.2 as scan-chart checks them."""
+    if difficulty == "Hard":
+        return len(lanes) > 2 or lanes == (0, 4)
+    if difficulty == "Medium":
+        return len(lanes) > 2 or 4 in lanes or lanes == (0, 3)
+    if difficulty == "Easy":
+        return len(lanes) > 1 or max(lanes) > 2
+    return len(lanes) > 3
+
+
+def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
+    est = song.note_seconds("Expert") - song.lead_in_s
+    f50 = mir_eval.onset.f_measure(human.onsets, est, window=0.05)[0]
+    f25 = mir_eval.onset.f_measure(human.onsets, est, window=0.025)[0]
+    pairs = mir_eval.util.match_events(human.onsets, est, 0.05)
+    offset = float(np.median([est[j] - human.onsets[i] for i, j in pairs])) * 1000 if pairs else float("nan")
+    bar = song.tempo.bar_ticks
+    end_tick = song.tracks["Expert"][-1].tick + bar
+    beats = np.array([song.tempo.seconds(t) for t in range(0, end_tick, 192)]) - song.lead_in_s
+    beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(human.beats),
+                                     mir_eval.beat.trim_beats(beats[beats >= 0]))
+    est_lanes = [song.tracks["Expert"][j].lanes[0] for _, j in sorted(pairs, key=lambda p: p[1])]
+    ref_lanes = [human.lanes[i] for i, _ in sorted(pairs, key=lambda p: p[1])]
+    moves = [(np.sign(e1 - e0), np.sign(r1 - r0)) for e0, e1, r0, r1 in
+             zip(est_lanes, est_lanes[1:], ref_lanes, ref_lanes[1:])]
+    contour = float(np.mean([a == b for a, b in moves])) if moves else float("nan")
+    out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
+           "secs": song.seconds}
+    ini = dict(line.split(" = ", 1) for line in song.song_ini.splitlines()[1:] if " = " in line)
+    summary = analyse_chart(song.chart_bytes, kind="chart", ini=ini)
+    out["issues"] = sum(1 for i in summary.issues if i.type in MUST_PASS)
+    for diff, notes in song.tracks.items():
+        times = [song.tempo.seconds(n.tick) for n in notes]
+        span = max(times[-1] - times[0], 1e-9) if len(times) > 1 else 1.0
+        out[f"{diff}.nps"] = len(notes) / span
+        out[f"{diff}.chords"] = sum(len(n.lanes) > 1 for n in notes) / max(1, len(notes))
+        out[f"{diff}.forbidden"] = sum(forbidden(diff, n.lanes) for n in notes)
+        out[f"{diff}.gap_ms"] = min(np.diff(times)) * 1000 if len(times) > 1 else float("nan")
+    return out
+
+
+def cold_seconds(source: Path) -> float:
+    """Wall time of a fresh interpreter importing the generator and generating once."""
+    code = ("import sys, time; t = time.perf_counter(); sys.path.insert(0, sys.argv[1]); "
+            "from content.generator import generate; generate(sys.argv[2]); "
+            "print(time.perf_counter() - t)")
+    proc = subprocess.run([sys.executable, "-c", code, str(REPO), str(source)],
+                          capture_output=True, text=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library", type=Path, default=DEFAULT_LIBRARY,
+                    help=f"where the rendered library is cached (default {DEFAULT_LIBRARY})")
+    ap.add_argument("--limit", type=int, default=30,
+                    help="render the first N fixture songs (0 = all 246; ~25 s per song)")
+    ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process timings")
+    args = ap.parse_args()
+
+    print(f"building the rendered library in {args.library} …", flush=True)
+    cmd = [sys.executable, str(TOOL), str(args.library), "--audio", "--stems"]
+    subprocess.run(cmd + (["--limit", str(args.limit)] if args.limit else []), check=True,
+                   stdout=subprocess.DEVNULL)
+
+    rows: list[tuple[str, str, dict[str, float]]] = []
+    for folder in sorted(p.parent for p in args.library.glob("*/*/notes.mid")):
+        if not (folder / "guitar.ogg").exists():
+            continue
+        human = read_human(folder / "notes.mid")
+        if len(human.onsets) < 20:
+            continue
+        title = folder.name[:28]
+        with tempfile.TemporaryDirectory() as tmp:
+            both = Path(tmp)
+            for stem in ("song.ogg", "guitar.ogg"):
+                os.symlink(folder / stem, both / stem)
+            for mode, source in (("mix", folder / "song.ogg"), ("stem", folder / "guitar.ogg"),
+                                 ("stems", both)):
+                try:
+                    generate(source)  # warm-up: the timing below is the warm one
+                    song = generate(source)
+                except GeneratorError as exc:
+                    print(f"  {title}: {mode}: {exc.reason}", flush=True)
+                    continue
+                metrics = evaluate(song, human)
+                if mode == "mix" and not args.no_cold:
+                    metrics["cold"] = cold_seconds(source)
+                rows.append((title, mode, metrics))
+                print_row(title, mode, metrics)
+    print_summary(rows)
+    return 0
+
+
+HEADER = (f"{'song':28s} {'mode':5s} {'F@50':>5s} {'F@25':>5s} {'off':>6s} {'beatF':>5s} "
+          f"{'cont':>4s} {'nps E/H/M/Ez':>19s} {'chord% E/H/M':>12s} {'forb':>4s} "
+          f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'warm':>5s} {'cold':>5s}")
+_printed_header = False
+
+
+def print_row(title: str, mode: str, m: dict[str, float]) -> None:
+    global _printed_header
+    if not _printed_header:
+        print(HEADER)
+        _printed_header = True
+    diffs = ("Expert", "Hard", "Medium", "Easy")
+    nps = "/".join(f"{m[f'{d}.nps']:.1f}" for d in diffs)
+    chords = "/".join(f"{100 * m[f'{d}.chords']:.0f}" for d in diffs[:3])
+    gaps = "/".join(f"{m[f'{d}.gap_ms']:.0f}" for d in diffs)
+    forb = sum(int(m[f"{d}.forbidden"]) for d in diffs)
+    print(f"{title:28s} {mode:5s} {m['f50']:5.3f} {m['f25']:5.3f} {m['offset']:+6.1f} "
+          f"{m['beat']:5.3f} {m['contour']:4.2f} {nps:>19s} {chords:>12s} {forb:4d} "
+          f"{gaps:>17s} {int(m['issues']):3d} {m['secs']:5.2f} {m.get('cold', float('nan')):5.2f}",
+          flush=True)
+
+
+def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
+    print()
+    for mode in ("stem", "stems", "mix"):
+        ms = [m for _, md, m in rows if md == mode]
+        if not ms:
+            continue
+        med = {k: statistics.median(m[k] for m in ms) for k in ("f50", "f25", "offset", "beat",
+                                                                 "contour", "secs")}
+        forb = sum(int(m[f"{d}.forbidden"]) for m in ms for d in ("Expert", "Hard", "Medium", "Easy"))
+        issues = sum(int(m["issues"]) for m in ms)
+        colds = [m["cold"] for m in ms if "cold" in m]
+        goals = (med["f50"] >= GOALS["f50"] and med["f25"] >= GOALS["f25"]
+                 and abs(med["offset"]) <= GOALS["offset"] and med["beat"] >= GOALS["beat"])
+        verdict = ("goals met" if goals else "goals NOT met") if mode == "stem" else "reported"
+        cold = f" cold {statistics.median(colds):.2f}s" if colds else ""
+        print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
+              f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
+              f"contour={med['contour']:.2f} forbidden={forb} issues={issues} "
+              f"warm {med['secs']:.2f}s{cold} — {verdict}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
