@@ -134,7 +134,7 @@ def _find_ini(names: list[str], files: Mapping[str, int],
     chosen = INI_NAME if INI_NAME in candidates else candidates[-1]
     if files[chosen] > MAX_INI_BYTES:
         issues.append(Issue("invalidMetadata", f'"{chosen}" is {files[chosen]} bytes, too large '
-                                               f"to be a song.ini; it was not read."))
+                                               "to be a song.ini; it was not read."))
         return None, chosen, issues
     ini = SongIni.from_bytes(read(chosen), source_name=chosen)
     return ini, chosen, issues + ini.issues
