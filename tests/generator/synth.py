@@ -1,0 +1,80 @@
+"""Synthetic songs for the generator tests, rendered at test time (no audio in git).
+
+A song is a list of tempo segments; on every beat a drum "thump" (low sine burst + noise
+click), and on a seeded rhythm of 8th/16th notes a harmonic tone with a sharp attack whose
+pitch follows a random walk on the minor pentatonic scale. The true times of every beat and
+every tone are known exactly, so tests can measure the generator against them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+SR = 44100  # written at CD rate so decoding goes through the resampler too
+PENTATONIC = (0, 3, 5, 7, 10)
+
+
+@dataclass(frozen=True)
+class Synth:
+    """Ground truth of one rendered song: times in seconds, MIDI pitches."""
+
+    beats: np.ndarray
+    tones: np.ndarray
+    pitches: np.ndarray
+    mix: np.ndarray  # the whole song (drums + tones), mono float32 at SR
+    lead: np.ndarray  # the tones alone
+
+
+def _tone(pitch: int, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    wave = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 7))
+    # 2 ms attack; a 50 ms fade at the end, since a hard cut is a click (a false onset).
+    envelope = np.exp(-t / 0.25) * np.minimum(1.0, t / 0.002) * np.minimum(1.0, (seconds - t) / 0.05)
+    return (wave * envelope * 0.12).astype(np.float32)
+
+
+def _thump(rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.08 * SR)) / SR
+    body = np.sin(2 * np.pi * 60 * t) * np.exp(-t / 0.03)
+    click = rng.standard_normal(len(t)) * np.exp(-t / 0.004) * 0.3
+    return ((body + click) * 0.5).astype(np.float32)
+
+
+def render(segments: list[tuple[float, int]], *, start: float = 0.5, seed: int = 1) -> Synth:
+    """Song with ``segments`` = [(BPM, beats), …] starting ``start`` s in."""
+    rng = np.random.default_rng(seed)
+    beats, tones, pitches = [], [], []
+    t, pitch_idx = start, 7
+    for bpm, count in segments:
+        period = 60.0 / bpm
+        for beat in range(count):
+            beats.append(t + beat * period)
+            cell = rng.choice(4, p=[0.45, 0.25, 0.2, 0.1])  # 8ths, 16ths, quarter, rest
+            offsets = {0: (0, 0.5), 1: (0, 0.25, 0.5, 0.75), 2: (0,), 3: ()}[int(cell)]
+            for off in offsets:
+                pitch_idx = int(np.clip(pitch_idx + rng.integers(-2, 3), 0, 14))
+                tones.append(t + (beat + off) * period)
+                pitches.append(40 + 12 * (pitch_idx // 5) + PENTATONIC[pitch_idx % 5])
+        t += count * period
+    length = int((t + 1.5) * SR)
+    mix, lead = np.zeros(length, np.float32), np.zeros(length, np.float32)
+    for b in beats:
+        thump = _thump(rng)
+        i = int(round(b * SR))
+        mix[i:i + len(thump)] += thump
+    for tone_t, p in zip(tones, pitches, strict=True):
+        tone = _tone(p, 0.4)
+        i = int(round(tone_t * SR))
+        end = min(length, i + len(tone))
+        lead[i:end] += tone[:end - i]
+    mix += lead
+    return Synth(np.array(beats), np.array(tones), np.array(pitches), mix, lead)
+
+
+def write(path: Path, samples: np.ndarray) -> Path:
+    soundfile.write(path, samples, SR)
+    return path

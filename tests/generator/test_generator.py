@@ -1,0 +1,159 @@
+"""End-to-end checks of the chart generator on synthetic songs with known beats and notes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+import soundfile
+
+from content.formats.analysis import analyse_chart
+from content.generator import GeneratedSong, GeneratorError, generate, write_song_folder
+from tests.generator.synth import SR, Synth, render, write
+
+MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
+             "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced"}
+
+
+@pytest.fixture(scope="module")
+def steady_song(steady: tuple[Synth, Path]) -> GeneratedSong:
+    return generate(steady[1], name="Steady", artist="Tests")
+
+
+@pytest.fixture(scope="module")
+def change_song(change: tuple[Synth, Path]) -> GeneratedSong:
+    return generate(change[1])
+
+
+def _ini(song: GeneratedSong) -> dict[str, str]:
+    return dict(line.split(" = ", 1) for line in song.song_ini.splitlines()[1:] if " = " in line)
+
+
+def _beats(song: GeneratedSong) -> np.ndarray:
+    end = song.tracks["Expert"][-1].tick
+    return np.array([song.tempo.seconds(t) for t in range(0, end, 192)]) - song.lead_in_s
+
+
+def test_steady_tempo_within_half_a_percent(steady_song: GeneratedSong) -> None:
+    assert steady_song.bpm == pytest.approx(128.0, rel=0.005)
+
+
+def test_tempo_change_is_followed(change: tuple[Synth, Path], change_song: GeneratedSong) -> None:
+    synth = change[0]
+    first = change_song.tempo.ticks(synth.beats[10] + change_song.lead_in_s)
+    last = change_song.tempo.ticks(synth.beats[-10] + change_song.lead_in_s)
+    assert change_song.tempo.bpm_at(first) == pytest.approx(140.0, rel=0.02)
+    assert change_song.tempo.bpm_at(last) == pytest.approx(110.0, rel=0.02)
+    beats = _beats(change_song)
+    assert mir_eval.beat.f_measure(synth.beats, beats[beats >= 0]) >= 0.95
+
+
+def test_onsets_land_within_25_ms(steady: tuple[Synth, Path], steady_song: GeneratedSong) -> None:
+    synth = steady[0]
+    notes = steady_song.note_seconds("Expert") - steady_song.lead_in_s
+    f25 = mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0]
+    pairs = mir_eval.util.match_events(synth.tones, notes, 0.025)
+    offset = np.median([notes[j] - synth.tones[i] for i, j in pairs])
+    assert f25 >= 0.95
+    assert abs(offset) <= 0.010
+
+
+def test_lead_in_of_two_seconds_is_added_to_chart_and_audio(
+        steady: tuple[Synth, Path], steady_song: GeneratedSong, tmp_path: Path) -> None:
+    # The synthetic song's first note is at 0.5 s: the generator must add silence.
+    assert steady_song.lead_in_s >= 1.5
+    assert steady_song.note_seconds("Expert")[0] >= 2.0
+    out = write_song_folder(steady_song, tmp_path / "song")
+    assert {p.name for p in out.iterdir()} == {"notes.chart", "song.ini", "song.ogg",
+                                               "guitar.ogg"}
+    padded, sr = soundfile.read(out / "guitar.ogg")
+    original = steady[0].lead
+    assert len(padded) / sr == pytest.approx(len(original) / SR + steady_song.lead_in_s,
+                                             abs=0.05)
+    first_sound = np.argmax(np.abs(padded) > 0.01) / sr
+    assert first_sound == pytest.approx(0.5 + steady_song.lead_in_s, abs=0.01)
+
+
+def test_chart_passes_analysis_and_reparses_to_the_same_counts(
+        steady_song: GeneratedSong, change_song: GeneratedSong) -> None:
+    for song in (steady_song, change_song):
+        summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
+        assert [i for i in summary.issues if i.type in MUST_PASS] == []
+        counts = {t.difficulty: t.note_count for t in summary.tracks if t.instrument == "guitar"}
+        assert counts == {d.lower(): n for d, n in song.note_counts.items()}
+        assert summary.sections and summary.star_power_count > 0
+
+
+def test_song_ini_names_and_lengths(steady_song: GeneratedSong) -> None:
+    ini = _ini(steady_song)
+    assert ini["name"] == "Steady" and ini["artist"] == "Tests" and ini["charter"] == "chmanager"
+    assert int(ini["song_length"]) == steady_song.song_length_ms
+    assert 0 <= int(ini["preview_start_time"]) < steady_song.song_length_ms
+    assert 0 <= int(ini["diff_guitar"]) <= 6
+
+
+def test_difficulties_follow_the_reduction_rules(steady_song: GeneratedSong,
+                                                 change_song: GeneratedSong) -> None:
+    for song in (steady_song, change_song):
+        tracks = song.tracks
+        expert = len(tracks["Expert"])
+        for name, ratio, gap, max_lane in (("Hard", 0.64, 64, 4), ("Medium", 0.37, 96, 3),
+                                           ("Easy", 0.22, 192, 2)):
+            notes = tracks[name]
+            assert len(notes) <= round(ratio * expert) + 1
+            assert len(notes) >= 0.6 * ratio * expert
+            assert min(np.diff([n.tick for n in notes])) >= gap
+            assert max(max(n.lanes) for n in notes) <= max_lane
+        assert all(len(n.lanes) <= 2 and n.lanes != (0, 4) for n in tracks["Hard"])
+        assert all(len(n.lanes) == 1 or n.lanes in {(0, 1), (1, 2), (2, 3), (1, 3), (0, 2)}
+                   for n in tracks["Medium"])
+        assert all(len(n.lanes) == 1 for n in tracks["Easy"])
+        # Cascade: a lower difficulty only has ticks of the one above it.
+        for upper, lower in (("Expert", "Hard"), ("Hard", "Medium"), ("Medium", "Easy")):
+            assert {n.tick for n in tracks[lower]} <= {n.tick for n in tracks[upper]}
+
+
+def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
+    synth = render([(120.0, 48)], seed=3)
+    drums_only = synth.mix - synth.lead
+    write(tmp_path / "song.wav", drums_only)
+    write(tmp_path / "guitar.wav", synth.lead)
+    song = generate(tmp_path)
+    notes = song.note_seconds("Expert") - song.lead_in_s
+    assert mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0] >= 0.9
+
+
+def test_progress_reports_every_step(steady: tuple[Synth, Path]) -> None:
+    calls: list[tuple[int, int, str]] = []
+    generate(steady[1] / "guitar.wav", progress=lambda *a: calls.append(a))
+    steps = [c[0] for c in calls]
+    assert steps == sorted(steps) and steps[0] == 0 and calls[-1][:2] == (calls[-1][1],) * 2
+    assert all(isinstance(c[2], str) and c[2] for c in calls)
+
+
+def test_text_renamed_to_ogg_is_a_clear_error(tmp_path: Path) -> None:
+    fake = tmp_path / "song.ogg"
+    fake.write_text("this is not audio\n" * 100)
+    with pytest.raises(GeneratorError) as err:
+        generate(fake)
+    assert err.value.path == fake and "song.ogg" in str(err.value)
+
+
+def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "song.mp3"
+    empty.touch()
+    with pytest.raises(GeneratorError, match="empty"):
+        generate(empty)
+
+
+def test_five_seconds_is_too_short(tmp_path: Path) -> None:
+    short = write(tmp_path / "short.wav", render([(120.0, 8)]).mix[: 5 * SR])
+    with pytest.raises(GeneratorError, match="10 s"):
+        generate(short)
+
+
+def test_folder_without_stems_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no audio here")
+    with pytest.raises(GeneratorError, match="no audio"):
+        generate(tmp_path)

@@ -1,0 +1,75 @@
+"""Unit checks of the generator's pure parts: tempo map maths, smoothing, reduction rules."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from content.generator.lanes import Note
+from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
+from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
+
+
+def test_tempo_map_converts_ticks_both_ways() -> None:
+    tempo = TempoMap(((0, 120_000), (768, 60_000)))
+    assert tempo.seconds(768) == pytest.approx(2.0)
+    assert tempo.seconds(960) == pytest.approx(3.0)
+    for tick in (0, 100, 768, 1000, 5000):
+        assert tempo.ticks(tempo.seconds(tick)) == pytest.approx(tick)
+
+
+def test_jitter_is_smoothed_and_a_tempo_change_kept() -> None:
+    rng = np.random.default_rng(0)
+    steady = 1.0 + 0.5 * np.arange(40)
+    changed = steady[-1] + 0.6 * np.arange(1, 30)
+    beats = np.concatenate([steady, changed]) + rng.uniform(-0.006, 0.006, 69)
+    segments = fit_segments(beats)
+    assert len(segments) == 2
+    assert segments[0][2] == pytest.approx(0.5, rel=0.002)
+    assert segments[1][2] == pytest.approx(0.6, rel=0.002)
+
+
+def test_lead_in_puts_the_downbeat_on_a_bar_line() -> None:
+    beats = 2.0 + 0.5 * np.arange(32)
+    tempo = build_tempo_map(beats, downbeat=1)
+    tick = tempo.ticks(beats[1])
+    assert tick == pytest.approx(round(tick / 768) * 768, abs=1)
+    assert tempo.bpm_at(tick) == pytest.approx(120.0, abs=0.01)
+
+
+def _dense_expert() -> list[Note]:
+    """Eight bars of varied rhythm (16ths, triplets, 8ths) on all five lanes, some chords."""
+    rng = np.random.default_rng(5)
+    notes, tick = [], 0
+    while tick < 32 * RESOLUTION:
+        lanes = tuple(sorted({int(rng.integers(0, 5)) for _ in range(int(rng.integers(1, 4)))}))
+        length = RESOLUTION if rng.random() < 0.1 else 0
+        notes.append(Note(tick, lanes, length, float(rng.uniform(1, 10))))
+        tick += int(rng.choice([48, 64, 96, 96, 192]))
+    return notes
+
+
+def test_reduction_keeps_chord_lane_and_spacing_rules() -> None:
+    expert = _dense_expert()
+    tracks = reduce_all(expert, [0, 16 * RESOLUTION], TempoMap(((0, 120_000),)))
+    for rules in (HARD, MEDIUM, EASY):
+        notes = tracks[rules.name]
+        ticks = [n.tick for n in notes]
+        assert min(np.diff(ticks)) >= rules.min_gap
+        assert len(notes) <= round(rules.density * len(expert))
+        assert all(len(n.lanes) <= rules.chord_size for n in notes)
+        assert all(n.lanes not in rules.forbidden_chords for n in notes)
+        assert all(max(n.lanes) <= rules.max_lane for n in notes)
+        # Lane consistency: every allowed lane Expert uses appears.
+        assert {lane for n in notes for lane in n.lanes} == set(range(rules.max_lane + 1))
+        for i, note in enumerate(notes[:-1]):
+            if note.length:
+                assert note.tick + note.length + rules.sustain_gap <= notes[i + 1].tick
+
+
+def test_density_ratios_are_met_when_spacing_allows() -> None:
+    # Quarter notes only: spacing never limits Hard or Medium, so the targets decide.
+    expert = [Note(i * RESOLUTION, (i % 5,), 0, 1.0 + (i % 3)) for i in range(200)]
+    tracks = reduce_all(expert, [0], TempoMap(((0, 120_000),)))
+    assert len(tracks["Hard"]) == round(0.64 * 200)
+    assert len(tracks["Medium"]) == round(0.37 * 200)
+    assert len(tracks["Easy"]) == round(0.22 * 200)
