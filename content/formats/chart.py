@@ -120,7 +120,13 @@ def parse_chart(data: bytes, modifiers: ChartModifiers | None = None) -> ParsedC
     ``modifiers``: the song.ini parsing modifiers (HOPO distance, sustain cut-off...), default
     none set. Raises :class:`ChartError` on malformed input.
     """
-    return build_chart(read_chart_raw(data), modifiers or DEFAULT_MODIFIERS)
+    try:
+        return build_chart(read_chart_raw(data), modifiers or DEFAULT_MODIFIERS)
+    except ChartError:
+        raise
+    except (ArithmeticError, IndexError, KeyError, ValueError) as exc:
+        # Safety net: damaged input must surface as ChartError, never as a crash of the caller.
+        raise ChartError(f"unreadable .chart file ({type(exc).__name__}: {exc})") from exc
 
 
 def decode_chart_text(data: bytes) -> str:

@@ -209,7 +209,13 @@ def parse_midi(data: bytes, modifiers: ChartModifiers | None = None) -> ParsedCh
     type-1 MIDI chart.
     """
     modifiers = modifiers or DEFAULT_MODIFIERS
-    return build_chart(read_midi_raw(data, modifiers), modifiers)
+    try:
+        return build_chart(read_midi_raw(data, modifiers), modifiers)
+    except ChartError:
+        raise
+    except (ArithmeticError, IndexError, KeyError, ValueError) as exc:
+        # Safety net: damaged input must surface as ChartError, never as a crash of the caller.
+        raise ChartError(f"unreadable .mid file ({type(exc).__name__}: {exc})") from exc
 
 
 def read_midi_raw(data: bytes, modifiers: ChartModifiers = DEFAULT_MODIFIERS) -> RawChart:
