@@ -134,3 +134,28 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+
+# --- Nextcloud WebDAV (issue 4) ------------------------------------------------------------
+# When NEXTCLOUD_URL is set the library lives on Nextcloud at
+# <NEXTCLOUD_URL>/remote.php/dav/files/<user id>/<NEXTCLOUD_ROOT>/ (content/storage/webdav.py);
+# unset, the local folder LIBRARY_ROOT stays the embedded default.
+NEXTCLOUD_URL = env.str("NEXTCLOUD_URL", default="")  # e.g. https://cloud.example.com
+NEXTCLOUD_USER = env.str("NEXTCLOUD_USER", default="")  # the login name
+# An app password (Personal settings → Security), never the account password; a wrong one is
+# never retried (brute-force protection would throttle this IP).
+NEXTCLOUD_APP_PASSWORD = env.str("NEXTCLOUD_APP_PASSWORD", default="")
+NEXTCLOUD_ROOT = env.str("NEXTCLOUD_ROOT", default="CloneHero")  # folder in the user's files
+NEXTCLOUD_SONGS_FOLDER = env.str("NEXTCLOUD_SONGS_FOLDER", default=SONGS_FOLDER)
+NEXTCLOUD_BACKGROUNDS_FOLDER = env.str("NEXTCLOUD_BACKGROUNDS_FOLDER", default="Backgrounds")
+NEXTCLOUD_COLORS_FOLDER = env.str("NEXTCLOUD_COLORS_FOLDER", default="Colors")
+NEXTCLOUD_HIGHWAYS_FOLDER = env.str("NEXTCLOUD_HIGHWAYS_FOLDER", default="Highways")
+NEXTCLOUD_CONCURRENCY = env.int("NEXTCLOUD_CONCURRENCY", default=8)  # connections / sync threads
+NEXTCLOUD_TIMEOUT = env.float("NEXTCLOUD_TIMEOUT", default=60.0)  # read timeout, seconds
+NEXTCLOUD_CHUNK_THRESHOLD = env.int("NEXTCLOUD_CHUNK_THRESHOLD", default=50 * 1024**2)  # bytes
+NEXTCLOUD_CHUNK_SIZE = env.int("NEXTCLOUD_CHUNK_SIZE", default=10 * 1024**2)  # 5 MiB–5 GiB
+NEXTCLOUD_RETRIES = env.int("NEXTCLOUD_RETRIES", default=5)  # extra attempts on 423/429/5xx
+if NEXTCLOUD_URL:
+    # Library paths keep the "<songs folder>/Artist/Song" shape on either storage.
+    SONGS_FOLDER = NEXTCLOUD_SONGS_FOLDER
+    # Django's storage API on the same server, for file fields that need it.
+    STORAGES["nextcloud"] = {"BACKEND": "content.storage.django_storage.NextcloudStorage"}

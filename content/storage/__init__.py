@@ -1,7 +1,7 @@
 """Where song folders live, behind one small interface (see base.py).
 
 ``library_storage()`` returns the configured backend: the local folder ``LIBRARY_ROOT`` by
-default (Nextcloud over WebDAV when configured).
+default, Nextcloud over WebDAV when NEXTCLOUD_URL is set (webdav.py).
 """
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from .base import Storage
 
 @cache
 def library_storage() -> Storage:
-    """The library's storage backend, built once per process from settings."""
+    """The library's storage backend, built once per process from settings: Nextcloud over
+    WebDAV when NEXTCLOUD_URL is set (no request is made until first use), else LIBRARY_ROOT."""
+    if getattr(settings, "NEXTCLOUD_URL", ""):
+        from .webdav import WebDavStorage
+
+        return WebDavStorage.from_settings()
     from .local import LocalStorage
 
     return LocalStorage(settings.LIBRARY_ROOT)
