@@ -18,9 +18,9 @@ TOOL = FIXTURES.parent / "tools" / "build_sample_library.py"
 
 @pytest.fixture(scope="session")
 def sample_library(tmp_path_factory) -> Path:
-    """30 real songs without audio, built once per test session (read-only: copy it)."""
+    """12 real songs without audio, built once per test session (read-only: copy it)."""
     out = tmp_path_factory.mktemp("sample") / "library"
-    subprocess.run([sys.executable, str(TOOL), str(out), "--limit", "30"], check=True,
+    subprocess.run([sys.executable, str(TOOL), str(out), "--limit", "12"], check=True,
                    capture_output=True)
     return out
 

@@ -122,7 +122,7 @@ def test_issues_are_stored_with_their_track_and_time(library):
     library_sync(storage=library)
     issue = SongIssue.objects.exclude(instrument="").exclude(time_ms=None).first()
     if issue is None:  # the sample has at least one track-level issue on real charts
-        pytest.fail("expected a track issue with a time among 30 real songs")
+        pytest.fail("expected a track issue with a time among 12 real songs")
     assert issue.difficulty and issue.message
 
 
