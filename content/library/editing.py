@@ -13,7 +13,9 @@ from django.db import transaction
 
 from content.formats.songini import SongIni, is_valid_key
 from content.models import COLUMN_KEYS, Song, SongFile
-from content.storage.base import NotFound, PreconditionFailed, Storage, join
+from content.storage.base import NotFound, PreconditionFailed, Storage, StorageError, join
+
+from .songs import song_rescan
 
 SONG_INI = "song.ini"
 
@@ -59,7 +61,8 @@ def song_ini_read(*, song: Song, storage: Storage) -> SongIni:
 
 
 def song_ini_update(*, song: Song, changes: Mapping[str, str | None], storage: Storage) -> list[str]:
-    """Apply ``changes`` to the song's song.ini in storage, then to its database rows.
+    """Apply ``changes`` to the song's song.ini in storage, then to its database rows (the
+    song is rescanned in one transaction, so issues and chart hash follow the edit).
 
     changes: ``{key: new raw value}``; ``None`` deletes the key. Keys not named keep their
     lines byte for byte, and absent keys are never written with defaults. A song without a
@@ -97,14 +100,20 @@ def song_ini_update(*, song: Song, changes: Mapping[str, str | None], storage: S
     except PreconditionFailed:
         raise SongChangedOnDisk(_sync_first(song)) from None
 
-    with transaction.atomic():
-        song.apply_ini(ini.items())
-        song.ini_name = ini_name
-        song.ini_etag = entry.etag or ""
-        song.save()
-        SongFile.objects.update_or_create(
-            song=song, name=ini_name,
-            defaults={"size": entry.size, "mtime": entry.mtime, "etag": entry.etag or ""})
+    try:
+        # Read the song again: gameplay keys change the chart hash and issues (multiplier_note,
+        # missing values), and the new fingerprint lets the next sync skip the song.
+        song_rescan(song=song, storage=storage)
+    except StorageError:
+        # The file is written; record at least what we wrote, and let the next sync do the rest.
+        with transaction.atomic():
+            song.apply_ini(ini.items())
+            song.ini_name = ini_name
+            song.ini_etag = entry.etag or ""
+            song.save()
+            SongFile.objects.update_or_create(
+                song=song, name=ini_name,
+                defaults={"size": entry.size, "mtime": entry.mtime, "etag": entry.etag or ""})
     return warnings
 
 

@@ -139,3 +139,16 @@ def test_sng_songs_cannot_be_edited(editor_client, synced):
     assert "is a .sng file" in page and "cannot be edited here" in page
     with pytest.raises(SngNotEditable):
         song_ini_update(song=song, changes={"name": "x"}, storage=library_storage())
+
+
+def test_the_song_is_rescanned_after_an_edit(synced):
+    song = Song.objects.get(path=GHOST)
+    assert not song.issues.filter(type="invalidValue").exists()
+    hash_before = song.chart_hash
+    warnings = song_ini_update(song=song, changes={"multiplier_note": "999"},
+                               storage=library_storage())
+    assert warnings and "multiplier_note" in warnings[0]
+    song.refresh_from_db()
+    assert song.issues.filter(type="invalidValue", message__contains="multiplier_note").exists()
+    assert song.issue_count == song.issues.count()
+    assert song.chart_hash != hash_before  # gameplay keys are part of scan-chart's chartHash
