@@ -20,6 +20,16 @@ def duration(ms) -> str:
 
 
 @register.filter
+def timestamp(ms) -> str:
+    """Milliseconds as ``m:ss.cc`` (a moment in the chart); empty for None."""
+    if ms in (None, ""):
+        return ""
+    centiseconds = int(round(float(ms) / 10))
+    minutes, rest = divmod(centiseconds, 6000)
+    return f"{minutes}:{rest // 100:02}.{rest % 100:02}"
+
+
+@register.filter
 def plain(text) -> str:
     """Text without Unity rich-text tags (``<color=#F00>``), which the page would show raw."""
     return strip_tags(text or "")
