@@ -62,6 +62,8 @@ SORTS: dict[str, tuple[str, tuple]] = {
 
 # Inputs shorter than this never use LIKE '%q%' (the trigram index needs three characters).
 MIN_SUBSTRING = 3
+# Word similarity a close spelling needs in the typo fallback.
+TYPO_THRESHOLD = 0.5
 _MAX_WORDS = 8
 _WORD = re.compile(r"\w+")
 _WEBSEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w|\bor\b')
@@ -127,7 +129,8 @@ def song_search(*, q: str = "", instrument: str | None = None, difficulty: str |
     Only songs still in the library unless ``include_removed``. Rows load only
     ``LIST_FIELDS``. When ``q`` matches nothing on PostgreSQL, close spellings are returned
     instead, ordered by similarity, each with ``fuzzy_match = True`` (costs one extra
-    ``EXISTS`` query; every other call issues no query until evaluated).
+    ``EXISTS`` query, and one setting the similarity threshold when falling back; every other
+    call issues no query until evaluated).
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
@@ -157,7 +160,12 @@ def song_search(*, q: str = "", instrument: str | None = None, difficulty: str |
     if connection.vendor == "postgresql":
         if len(q) >= MIN_SUBSTRING and not matched.exists():
             # Nothing matched: most likely a typo. Word similarity on the trigram index is the
-            # slow path (reliability.md §4.2), so it runs only here.
+            # slow path (reliability.md §4.2), so it runs only here. pg_trgm's default
+            # threshold (0.6) misses one-letter slips in short words ("bonbo" → "bonobo" is
+            # 0.5); the setting is per connection and only this operator reads it.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
+                               [str(TYPO_THRESHOLD)])
             fuzzy = (qs.filter(search_text__trigram_word_similar=q)
                      .annotate(rank=TrigramWordSimilarity(q, "search_text"),
                                fuzzy_match=Value(True, output_field=BooleanField())))
