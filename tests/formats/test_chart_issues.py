@@ -6,21 +6,8 @@ import pytest
 from content.formats.analysis import analyse_chart
 from content.formats.chartissues import ms_to_exact_time
 
-RES = 192  # ticks per beat; at the default 120 BPM one beat is 500 ms, one tick ~2.6 ms
-BEAT = RES
-
-
-def build(tracks: dict[str, list[str]], *, sync: str = "  0 = B 120000\n  0 = TS 4\n", events: str = "") -> bytes:
-    text = f"[Song]\n{{\n  Resolution = {RES}\n}}\n[SyncTrack]\n{{\n{sync}}}\n[Events]\n{{\n{events}}}\n"
-    for name, lines in tracks.items():
-        text += f"[{name}]\n{{\n" + "".join(f"  {line}\n" for line in lines) + "}\n"
-    return text.encode()
-
-
-def notes(count: int, start: int = 4 * BEAT, step: int = 4 * BEAT, fret: int = 0) -> list[str]:
-    """``count`` single notes, ``step`` ticks apart, alternating two frets."""
-    return [f"{start + i * step} = N {fret + i % 2} 0" for i in range(count)]
-
+from .synthetic import BEAT, RES, notes
+from .synthetic import chart as build
 
 def issues(data: bytes, **ini) -> list[tuple]:
     summary = analyse_chart(data, kind="chart", ini={k: str(v) for k, v in ini.items()})

@@ -1,14 +1,16 @@
 """Differential test: our chart analysis against scan-chart 7.0.1, the reference Clone Hero scanner.
 
 Every fixture chart (each in its own temporary folder as ``notes.chart``/``notes.mid``, the chorus
-MIDIs with their ``song.ini``), every onyx song, and a few fixture charts paired with a generated
-song.ini that sets the parsing modifiers, go through ``scanChartFolder`` in ONE node process
+MIDIs with their ``song.ini``), every onyx song, a few fixture charts paired with a generated
+song.ini that sets the parsing modifiers, and the small synthetic charts of ``synthetic.py`` (rules
+the fixtures do not reach) go through ``scanChartFolder`` in ONE node process
 (``tests/scanchart/scan.js``) and through :func:`analyse_chart`. Compared, per case:
 
 * required: chartHash, instruments, note counts per instrument/difficulty, chart issue types as
   sets per track, and "unreadable" (scan-chart's ``badChart`` ⇔ our ``ChartError``);
-* also: the full issue list (type, track, message with time), drum type, the has* flags, tempo
-  marker count, effective length and max NPS per track.
+* also: scan-chart's track hashes (every note's tick, length, lane and flags, and the phrases), the
+  full issue list (type, track, message with time), drum type, the has* flags, tempo marker count,
+  effective length and max NPS per track.
 
 Needs node and ``npm ci --prefix tests/scanchart``; it fails (never skips) without them.
 """
@@ -24,7 +26,13 @@ from pathlib import Path
 import pytest
 
 from content.formats.analysis import ChartSummary, analyse_chart
+from content.formats.chart import parse_chart
+from content.formats.charthash import track_hash
 from content.formats.chartmodel import ChartError
+from content.formats.chartmodifiers import ChartModifiers
+from content.formats.midi import parse_midi
+
+from .synthetic import synthetic_cases
 
 SCANCHART = Path(__file__).resolve().parents[1] / "scanchart"
 
@@ -77,6 +85,7 @@ MODIFIER_CASES = {
 
 REQUIRED_FIELDS = ("unreadable", "chartHash", "instruments", "noteCounts", "issueTypesPerTrack")
 EXTRA_FIELDS = (
+    "trackHashes",
     "issues",
     "drumType",
     "flags",
@@ -110,11 +119,11 @@ def parse_ini(text: str) -> dict[str, str]:
 def build_cases(fixtures: Path, root: Path) -> list[Case]:
     cases: list[Case] = []
 
-    def add(case_id: str, source: Path, ini_text: str | None) -> None:
+    def add(case_id: str, source: Path | bytes, ini_text: str | None, kind: str | None = None) -> None:
         folder = root / f"{len(cases):03d}"
         folder.mkdir()
-        data = source.read_bytes()
-        kind = source.suffix[1:]
+        data = source if isinstance(source, bytes) else source.read_bytes()
+        kind = kind or source.suffix[1:]
         (folder / f"notes.{kind}").write_bytes(data)
         ini = {}
         if ini_text is not None:
@@ -133,6 +142,8 @@ def build_cases(fixtures: Path, root: Path) -> list[Case]:
         add(str(path.relative_to(fixtures)), path, None)
     for case_id, (source, ini_text) in MODIFIER_CASES.items():
         add(case_id, fixtures / source, ini_text)
+    for case_id, (data, kind, ini_text) in synthetic_cases().items():
+        add(case_id, data, ini_text, kind)
     return cases
 
 
@@ -161,6 +172,13 @@ def ours(case: Case) -> ChartSummary | str:
         return f"ChartError: {exc}"
 
 
+def our_track_hashes(case: Case) -> list[tuple[str, str, str]]:
+    """Track hashes cover every note's tick, length, lane and flags, and the phrases."""
+    modifiers = ChartModifiers.from_ini(case.ini)
+    chart = (parse_chart if case.kind == "chart" else parse_midi)(case.data, modifiers)
+    return [(t.instrument, t.difficulty, track_hash(chart, t)) for t in chart.tracks.values()]
+
+
 def _issue_sets(items) -> dict[tuple, set[str]]:
     out: dict[tuple, set[str]] = {}
     for instrument, difficulty, kind in items:
@@ -171,7 +189,7 @@ def _issue_sets(items) -> dict[tuple, set[str]]:
 _DRUM_TYPES = {0: "fourLane", 1: "fourLanePro", 2: "fiveLane", None: None}
 
 
-def compare(summary: ChartSummary | str, ref: dict) -> dict[str, tuple]:
+def compare(case: Case, summary: ChartSummary | str, ref: dict) -> dict[str, tuple]:
     """Field → (ours, theirs) for every compared field."""
     if "error" in ref:
         pytest.fail(f"scan.js crashed on a case: {ref['error']}")
@@ -189,6 +207,10 @@ def compare(summary: ChartSummary | str, ref: dict) -> dict[str, tuple]:
     fields["issueTypesPerTrack"] = (
         _issue_sets((i.instrument, i.difficulty, i.type) for i in s.issues),
         _issue_sets((i["instrument"], i["difficulty"], i["noteIssue"]) for i in ref["chartIssues"]),
+    )
+    fields["trackHashes"] = (
+        our_track_hashes(case),
+        [(t["instrument"], t["difficulty"], t["hash"]) for t in ref["trackHashes"]],
     )
     fields["issues"] = (
         [(i.type, i.instrument, i.difficulty, i.message) for i in s.issues],
@@ -218,7 +240,7 @@ def compare(summary: ChartSummary | str, ref: dict) -> dict[str, tuple]:
 def parity(fixtures, tmp_path_factory) -> tuple[list[Case], dict[str, dict[str, tuple]]]:
     cases = build_cases(fixtures, tmp_path_factory.mktemp("scanchart-cases"))
     refs = run_scanchart([c.folder for c in cases])
-    return cases, {c.id: compare(ours(c), refs[str(c.folder)]) for c in cases}
+    return cases, {c.id: compare(c, ours(c), refs[str(c.folder)]) for c in cases}
 
 
 def test_every_fixture_is_compared(parity, fixtures):
@@ -226,7 +248,7 @@ def test_every_fixture_is_compared(parity, fixtures):
     onyx = len(list((fixtures / "onyx").rglob("notes.mid")))
     charts = len([p for p in (fixtures / "charts").rglob("*") if p.suffix in (".chart", ".mid")])
     assert onyx == 246 and charts >= 40
-    assert len(cases) == onyx + charts + len(MODIFIER_CASES)
+    assert len(cases) == onyx + charts + len(MODIFIER_CASES) + len(synthetic_cases())
 
 
 @pytest.mark.parametrize("field_name", REQUIRED_FIELDS + EXTRA_FIELDS)
@@ -252,8 +274,10 @@ def test_the_comparison_covers_the_interesting_cases(parity):
     readable = [results[c.id] for c in cases if not results[c.id]["unreadable"][1]]
     assert len(readable) >= len(cases) - 2
     issue_types = Counter(t for r in readable for t, *_ in r["issues"][1])
-    for kind in ("brokenNote", "noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
-                 "smallLeadingSilence", "difficultyNotReduced", "badStarPower", "emptyStarPower"):
+    for kind in ("misalignedTimeSignature", "noNotes", "noExpert", "difficultyNotReduced", "isDefaultBPM",
+                 "noSections", "badEndEvent", "smallLeadingSilence", "noStarPower", "emptyStarPower",
+                 "badStarPower", "emptySoloSection", "noDrumActivationLanes", "emptyFlexLane",
+                 "difficultyForbiddenNote", "invalidChord", "brokenNote", "badSustainGap", "babySustain"):
         assert issue_types[kind] > 0, kind
     drum_types = {r["drumType"][1] for r in readable}
     assert drum_types == {"fourLane", "fourLanePro", "fiveLane", None}
