@@ -1034,6 +1034,13 @@ class WebDavStorage(Storage):
                              "later)", staging, cleanup)
             raise
 
+    def publish_file(self, source: Path, dest: str) -> None:
+        """Like publish_folder for one file (a ``.sng``): checked first, so a large upload is
+        not wasted on a destination that exists. Raises AlreadyExists, StorageError."""
+        if self.exists(self._rel(dest)):
+            raise AlreadyExists(f"{self._rel(dest)}: already exists on {self.describe()}")
+        super().publish_file(source, dest)
+
     def _upload_tree(self, source: Path, dest: str) -> None:
         folders, files = [dest], []
         for dirpath, dirnames, filenames in os.walk(source):

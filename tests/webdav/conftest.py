@@ -83,3 +83,17 @@ def nextcloud_settings(settings, dav_server):
     settings.NEXTCLOUD_TIMEOUT = 5.0
     settings.NEXTCLOUD_RETRIES = 2
     return settings
+
+
+@pytest.fixture(scope="session")
+def sample_songs(tmp_path_factory):
+    """12 real songs (song.ini + a human-charted notes.mid each) built once per session by
+    ../shared/tools/build_sample_library.py: ``[(Artist/Title, folder), ...]``, read-only."""
+    import subprocess
+
+    from tests.conftest import FIXTURES
+
+    out = tmp_path_factory.mktemp("webdav-sample") / "library"
+    subprocess.run([sys.executable, str(FIXTURES.parent / "tools" / "build_sample_library.py"),
+                    str(out), "--limit", "12"], check=True, capture_output=True)
+    return sorted((p.parent.relative_to(out).as_posix(), p.parent) for p in out.rglob("song.ini"))
