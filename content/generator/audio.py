@@ -61,6 +61,8 @@ class SourceAudio:
     mix: the whole song (``song.*``, or the sum of all stems) — tempo, sections, energy.
     lead: the part [ExpertSingle] follows: the guitar stem if given, else ``mix`` itself.
     drums: the drum stem(s) summed, or None.
+    lead_is_stem: ``lead`` is a guitar stem (from a folder, or a single file named like the
+        ``guitar`` stem) rather than a full mix.
     files: the audio files to put in the song folder, as (source path, stem name) pairs.
     tag_file: the file whose tags (title, artist) name the song.
     """
@@ -68,6 +70,7 @@ class SourceAudio:
     mix: Audio
     lead: Audio
     drums: Audio | None
+    lead_is_stem: bool
     files: tuple[tuple[Path, str], ...]
     tag_file: Path
 
@@ -140,13 +143,16 @@ def open_source(source: Path) -> SourceAudio:
         with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
             decoded = dict(zip(music, pool.map(decode, music.values()), strict=True))
         mix = decoded.get("song") or _sum(source, list(decoded.values()))
-        lead = next((decoded[n] for n in _LEAD_STEMS if n in decoded), mix)
+        lead_name = next((n for n in _LEAD_STEMS if n in decoded), None)
+        lead = decoded[lead_name] if lead_name else mix
         drum_parts = [a for n, a in decoded.items() if n.startswith("drums")]
         drums = _sum(source, drum_parts) if drum_parts else None
         tag_file = stems.get("song") or next(iter(music.values()))
-        return SourceAudio(mix, lead, drums, tuple((p, n) for n, p in stems.items()), tag_file)
+        return SourceAudio(mix, lead, drums, lead_name is not None,
+                           tuple((p, n) for n, p in stems.items()), tag_file)
     audio = decode(source)
-    return SourceAudio(audio, audio, None, ((source, "song"),), source)
+    return SourceAudio(audio, audio, None, source.stem.lower() in _LEAD_STEMS,
+                       ((source, "song"),), source)
 
 
 def _sum(folder: Path, parts: list[Audio]) -> Audio:

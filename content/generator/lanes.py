@@ -85,14 +85,13 @@ def tones(audio: Audio, onsets: list[GridOnset]) -> list[Tone]:
     frames *= window
     mags = np.abs(np.fft.rfft(frames, n=n_fft, axis=1))
     idx = np.minimum(np.rint(bins).astype(int), mags.shape[1] - 1)
-    out = []
-    for mag in mags:
-        level = np.log1p(mag / (mag.max() + 1e-12) * 100)
-        salience = (level[idx] * weights).sum(axis=1)
-        classes = np.bincount(pitch_class, weights=mag[usable] ** 2, minlength=12)
-        strong = int((classes >= 0.5 * classes.max()).sum()) if classes.max() > 0 else 0
-        out.append(Tone(float(_CANDIDATES[int(np.argmax(salience))]), strong))
-    return out
+    level = np.log1p(mags / (mags.max(axis=1, keepdims=True) + 1e-12) * 100)
+    salience = (level[:, idx] * weights).sum(axis=2)  # (notes, candidates)
+    classes = (mags[:, usable] ** 2) @ np.eye(12)[pitch_class]  # (notes, 12)
+    strong = (classes >= 0.5 * classes.max(axis=1, keepdims=True)).sum(axis=1)
+    strong[classes.max(axis=1) <= 0] = 0
+    best = _CANDIDATES[np.argmax(salience, axis=1)]
+    return [Tone(float(m), int(c)) for m, c in zip(best, strong, strict=True)]
 
 
 def assign_lanes(tones_: list[Tone], groups: list[int]) -> list[int]:

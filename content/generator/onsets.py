@@ -21,6 +21,10 @@ from content.generator.spectrum import HOP, Spectrum
 from content.generator.tempo import RESOLUTION, TempoMap
 
 LAG_S = 0.0  # calibrated systematic detector + attack lag, seconds
+# Peak threshold above the local mean, on the envelope normalised to 0..1. librosa's 0.07
+# missed repeated and fast notes on rendered guitar stems (bench: recall 0.84, onset F@50
+# 0.914); 0.03 gave recall 0.96 at precision 1.00 (F 0.979); 0.01 let noise through (P 0.85).
+PEAK_DELTA = 0.03
 SNAP_S = 0.025  # the widest move onto the grid
 MIN_GAP_S = 0.020  # scan-chart's brokenNote fires at ≤ 15 ms between notes; keep a margin
 _GRID = sorted({*range(0, RESOLUTION + 1, RESOLUTION // 4), *range(0, RESOLUTION + 1,
@@ -44,11 +48,14 @@ class GridOnset:
     strength: float
 
 
-def detect(spec: Spectrum) -> list[Onset]:
-    """Onsets of the signal ``spec`` describes, lag-corrected, in time order."""
-    env = spec.envelope
+def detect(spec: Spectrum, *, focus: bool = False) -> list[Onset]:
+    """Onsets of the signal ``spec`` describes, lag-corrected, in time order.
+
+    focus: listen only to the guitar's band (``spectrum.FOCUS_BAND_HZ``), for a full mix.
+    """
+    env = spec.focus_envelope if focus else spec.envelope
     frames = librosa.onset.onset_detect(onset_envelope=env, sr=spec.sr, hop_length=HOP,
-                                        units="frames")
+                                        units="frames", delta=PEAK_DELTA)
     frames = frames[(frames > 0) & (frames < len(env) - 1)]
     left, mid, right = env[frames - 1], env[frames], env[frames + 1]
     # Vertex of the parabola through the peak and its neighbours, in frames (|offset| ≤ ½).

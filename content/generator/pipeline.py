@@ -17,6 +17,7 @@ import numpy as np
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
 from content.generator.audio import SourceAudio, open_source, read_tags
+from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
 from content.generator.onsets import Onset, detect, quantise
@@ -35,6 +36,7 @@ CHARTER = "chmanager"
 # Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
 # averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
 _DIFF_TIERS = (1.5, 2.5, 3.5, 4.5, 5.5, 7.0)
+_DRUM_NPS_SCALE = 1.5  # a drum part has more hits than a guitar part of the same difficulty
 
 Progress = Callable[[int, int, str], None]
 
@@ -45,12 +47,14 @@ class GeneratedSong:
 
     name / artist: song.ini and [Song] names. tempo: the tempo map (its ``seconds(tick)``
     gives chart time). bpm: the tempo covering most of the song. tracks: difficulty
-    (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → notes. sections, star_power
+    (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → notes. drums: the same for the
+    drum chart (empty without a drum stem). sections, star_power
     ((tick, length) pairs, shared by all difficulties). chart_text: ``notes.chart``.
     song_ini: ``song.ini`` text. audio_files: (source file, stem name) pairs to put in the
     folder. lead_in_s: silence added before the audio (0 when the song starts late enough);
     every chart time is the source audio's time plus this. song_length_ms: audio length
-    after padding. seconds: wall time ``generate`` took.
+    after padding. seconds: wall time ``generate`` took. note_counts / drum_counts:
+    difficulty → notes as scan-chart counts them (guitar chords once, every drum gem).
     """
 
     name: str
@@ -58,6 +62,7 @@ class GeneratedSong:
     tempo: TempoMap
     bpm: float
     tracks: dict[str, list[Note]]
+    drums: dict[str, list[Note]]
     sections: list[Section]
     star_power: list[tuple[int, int]]
     chart_text: str
@@ -67,9 +72,12 @@ class GeneratedSong:
     song_length_ms: int
     seconds: float
     note_counts: dict[str, int] = field(init=False)
+    drum_counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "note_counts", {d: len(n) for d, n in self.tracks.items()})
+        object.__setattr__(self, "drum_counts", {d: sum(len(n.lanes) for n in notes)
+                                                 for d, notes in self.drums.items()})
 
     @property
     def chart_bytes(self) -> bytes:
@@ -85,7 +93,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     """Generate a five-fret guitar chart (Expert … Easy) from ``source``.
 
     source: an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
-    (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present).
+    (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present,
+    and a drum chart is made when a drum stem is present).
     name / artist: override the file's tags (mutagen); fall back to the file name.
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
@@ -99,21 +108,26 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("analysing the spectrum")
     mix = analyse(src.mix)
     lead = mix if src.lead is src.mix else analyse(src.lead)
+    kit = analyse(src.drums) if src.drums is not None else None
     steps("tracking beats and onsets")
     beats = track_beats(mix)
-    raw = detect(lead)
+    raw = detect(lead, focus=not src.lead_is_stem)
+    kit_raw = detect(kit) if kit is not None else []
     if len(beats) < MIN_BEATS:
         raise GeneratorError(source, "no steady beat was found in the audio")
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
     beats = beats + _phase_offset(beats, raw)
     downbeat = downbeat_phase(mix, beats)
-    pad_frames = _lead_in_frames(raw[0].seconds, beats, downbeat, mix.sr)
+    first = min(o[0].seconds for o in (raw, kit_raw) if o)
+    pad_frames = _lead_in_frames(first, beats, downbeat, mix.sr)
     pad_s = pad_frames * HOP / mix.sr
     if pad_frames:
         mix, lead = mix.delayed(pad_frames), lead.delayed(pad_frames)
+        kit = kit.delayed(pad_frames) if kit is not None else None
         beats = beats + pad_s
         raw = [Onset(o.seconds + pad_s, o.strength) for o in raw]
+        kit_raw = [Onset(o.seconds + pad_s, o.strength) for o in kit_raw]
     lead_audio = src.lead.delayed(pad_frames * HOP) if pad_frames else src.lead
     steps("building the tempo map")
     tempo = build_tempo_map(beats, downbeat)
@@ -132,19 +146,25 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("reducing difficulties")
     tracks = reduce_all(expert, starts, tempo)
     phrases = star_power(tracks, tempo)
+    drums = {} if kit is None else drum_tracks(
+        kit, [o for o in quantise(kit_raw, tempo) if o.seconds >= LEAD_IN_S])
     steps("writing the chart")
     title, performer = _names(src, source, name, artist)
-    end_tick = max(end_tick, max(n.tick + n.length for n in expert))
+    end_tick = max(end_tick, *(n.tick + n.length for n in expert),
+                   *(n.tick for n in drums.get("Expert", [])))
     chart = chart_text(name=title, artist=performer, tempo=tempo, sections=song_sections,
-                       end_tick=end_tick, tracks=tracks, star_power=phrases)
+                       end_tick=end_tick, tracks=tracks, star_power=phrases,
+                       drums=drums)
     length_ms = int(round(audio_end_s * 1000))
     ini = SongIni.from_mapping({
         "name": title, "artist": performer, "charter": CHARTER, "song_length": length_ms,
         "preview_start_time": int(round(tempo.seconds(preview_start(song_sections)) * 1000)),
         "diff_guitar": _difficulty_tier(expert, tempo),
+        **({"diff_drums": _difficulty_tier(drums["Expert"], tempo, _DRUM_NPS_SCALE)}
+           if drums else {}),
     }).to_bytes().decode("utf-8")
     steps("done")
-    return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks,
+    return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks, drums,
                          song_sections, phrases, chart, ini, src.files, pad_s, length_ms,
                          time.perf_counter() - started)
 
@@ -225,7 +245,7 @@ def _names(src: SourceAudio, source: Path, name: str | None,
     return (name or tag_title or fallback), (artist or tag_artist or "Unknown Artist")
 
 
-def _difficulty_tier(expert: list[Note], tempo: TempoMap) -> int:
+def _difficulty_tier(expert: list[Note], tempo: TempoMap, scale: float = 1.0) -> int:
     span = tempo.seconds(expert[-1].tick) - tempo.seconds(expert[0].tick)
-    nps = len(expert) / max(span, 1.0)
+    nps = len(expert) / max(span, 1.0) / scale
     return sum(nps >= t for t in _DIFF_TIERS)

@@ -74,7 +74,15 @@ def expert_lanes(expert: list[Note]) -> set[int]:
 def reduce(parent: list[Note], expert_count: int, rules: Rules, sections: list[int],
            tempo: TempoMap, used_lanes: set[int]) -> list[Note]:
     """``parent`` reduced by ``rules`` (a subset of its notes, simplified)."""
-    target = max(1, round(rules.density * expert_count))
+    notes = select_notes(parent, max(1, round(rules.density * expert_count)), rules.min_gap)
+    notes = _move_lanes(notes, rules, sections)
+    notes = [_simplify_chord(n, rules) for n in notes]
+    notes = _trim_sustains(notes, rules, tempo)
+    return _lane_consistency(notes, rules, used_lanes)
+
+
+def select_notes(parent: list[Note], target: int, min_gap: int) -> list[Note]:
+    """Up to ``target`` notes of ``parent``, best-scored first, ≥ ``min_gap`` ticks apart."""
     strongest = max((n.strength for n in parent), default=1.0) or 1.0
     ranked = sorted(parent, key=lambda n: _score(n, strongest), reverse=True)
     kept: list[int] = []  # sorted ticks
@@ -82,15 +90,12 @@ def reduce(parent: list[Note], expert_count: int, rules: Rules, sections: list[i
     for note in ranked:
         if len(chosen) >= target:
             break
-        if any(abs(note.tick - t) < rules.min_gap for t in _neighbours(kept, note.tick)):
+        i = bisect.bisect_left(kept, note.tick)
+        if any(abs(note.tick - t) < min_gap for t in kept[max(0, i - 1):i + 1]):
             continue
-        _insert(kept, note.tick)
+        bisect.insort(kept, note.tick)
         chosen[note.tick] = note
-    notes = [chosen[t] for t in kept]
-    notes = _move_lanes(notes, rules, sections)
-    notes = [_simplify_chord(n, rules) for n in notes]
-    notes = _trim_sustains(notes, rules, tempo)
-    return _lane_consistency(notes, rules, used_lanes)
+    return [chosen[t] for t in kept]
 
 
 def _score(note: Note, strongest: float) -> float:
@@ -107,15 +112,6 @@ def _score(note: Note, strongest: float) -> float:
         metric = 1.0
     return (metric + note.strength / strongest + 0.5 * (note.length > 0)
             + 0.3 * (len(note.lanes) > 1))
-
-
-def _neighbours(sorted_ticks: list[int], tick: int) -> list[int]:
-    i = bisect.bisect_left(sorted_ticks, tick)
-    return sorted_ticks[max(0, i - 1):i + 1]
-
-
-def _insert(sorted_ticks: list[int], tick: int) -> None:
-    bisect.insort(sorted_ticks, tick)
 
 
 def _move_lanes(notes: list[Note], rules: Rules, sections: list[int]) -> list[Note]:

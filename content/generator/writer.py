@@ -36,12 +36,12 @@ STAR_POWER = 2
 
 def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Section],
                end_tick: int, tracks: Mapping[str, list[Note]],
-               star_power: list[tuple[int, int]], instrument: str = "Single",
-               extra_tracks: Mapping[str, list[Note]] | None = None) -> str:
+               star_power: list[tuple[int, int]],
+               drums: Mapping[str, list[Note]] | None = None) -> str:
     """The whole ``notes.chart`` as text (CRLF line ends, as editors write them).
 
-    tracks: difficulty name (``"Expert"`` …) → notes, written as ``[<Difficulty>Single]``.
-    extra_tracks: full section name (e.g. ``"ExpertDrums"``) → notes, written as they are.
+    tracks: difficulty name (``"Expert"`` …) → guitar notes, written as ``[ExpertSingle]`` ….
+    drums: the same for drums, written as ``[ExpertDrums]`` … without star power.
     """
     lines = ["[Song]", "{",
              f'  Name = "{_quote(name)}"', f'  Artist = "{_quote(artist)}"',
@@ -51,14 +51,13 @@ def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Sectio
     lines += ["}", "[Events]", "{"]
     lines += [f'  {s.tick} = E "section {_quote(s.name)}"' for s in sections]
     lines += [f'  {end_tick} = E "end"', "}"]
-    sections_out = {f"{d}{instrument}": tracks[d] for d in DIFFICULTIES if d in tracks}
-    sections_out.update(extra_tracks or {})
-    for title, notes in sections_out.items():
+    parts = [(f"{d}Single", tracks[d], star_power) for d in DIFFICULTIES if d in tracks]
+    parts += [(f"{d}Drums", (drums or {})[d], []) for d in DIFFICULTIES if d in (drums or {})]
+    for title, notes, phrases in parts:
         events: list[tuple[int, int, str]] = []
         for note in notes:
             events += [(note.tick, 0, f"N {lane} {note.length}") for lane in note.lanes]
-        if not title.endswith("Drums"):
-            events += [(tick, 1, f"S {STAR_POWER} {length}") for tick, length in star_power]
+        events += [(tick, 1, f"S {STAR_POWER} {length}") for tick, length in phrases]
         events.sort()
         lines += [f"[{title}]", "{", *(f"  {t} = {text}" for t, _, text in events), "}"]
     return "\r\n".join(lines) + "\r\n"

@@ -10,11 +10,13 @@ from tests.generator.synth import Synth, render, write
 
 @pytest.fixture(scope="session")
 def steady(tmp_path_factory: pytest.TempPathFactory) -> tuple[Synth, Path]:
-    """40 s at 128 BPM as a folder of stems (song.wav = mix, guitar.wav = tones)."""
+    """40 s at 128 BPM as a folder of stems (song.wav = mix, guitar.wav = tones,
+    drums.wav = thumps)."""
     synth = render([(128.0, 84)])
     folder = tmp_path_factory.mktemp("steady")
     write(folder / "song.wav", synth.mix)
     write(folder / "guitar.wav", synth.lead)
+    write(folder / "drums.wav", synth.mix - synth.lead)
     return synth, folder
 
 

@@ -66,7 +66,7 @@ def test_lead_in_of_two_seconds_is_added_to_chart_and_audio(
     assert steady_song.note_seconds("Expert")[0] >= 2.0
     out = write_song_folder(steady_song, tmp_path / "song")
     assert {p.name for p in out.iterdir()} == {"notes.chart", "song.ini", "song.ogg",
-                                               "guitar.ogg"}
+                                               "guitar.ogg", "drums.ogg"}
     padded, sr = soundfile.read(out / "guitar.ogg")
     original = steady[0].lead
     assert len(padded) / sr == pytest.approx(len(original) / SR + steady_song.lead_in_s,
@@ -80,8 +80,10 @@ def test_chart_passes_analysis_and_reparses_to_the_same_counts(
     for song in (steady_song, change_song):
         summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
         assert [i for i in summary.issues if i.type in MUST_PASS] == []
-        counts = {t.difficulty: t.note_count for t in summary.tracks if t.instrument == "guitar"}
-        assert counts == {d.lower(): n for d, n in song.note_counts.items()}
+        for instrument, expected in (("guitar", song.note_counts), ("drums", song.drum_counts)):
+            counts = {t.difficulty: t.note_count for t in summary.tracks
+                      if t.instrument == instrument}
+            assert counts == {d.lower(): n for d, n in expected.items()}
         assert summary.sections and summary.star_power_count > 0
 
 
@@ -112,6 +114,17 @@ def test_difficulties_follow_the_reduction_rules(steady_song: GeneratedSong,
         # Cascade: a lower difficulty only has ticks of the one above it.
         for upper, lower in (("Expert", "Hard"), ("Hard", "Medium"), ("Medium", "Easy")):
             assert {n.tick for n in tracks[lower]} <= {n.tick for n in tracks[upper]}
+
+
+def test_drum_stem_gives_a_drum_chart_on_the_beats(steady: tuple[Synth, Path],
+                                                   steady_song: GeneratedSong) -> None:
+    drums = steady_song.drums
+    assert set(drums) == {"Expert", "Hard", "Medium", "Easy"}
+    kicks = np.array([steady_song.tempo.seconds(n.tick) for n in drums["Expert"] if 0 in n.lanes])
+    f50 = mir_eval.onset.f_measure(steady[0].beats, kicks - steady_song.lead_in_s, window=0.05)
+    assert f50[0] >= 0.9
+    assert all(len([x for x in n.lanes if x]) <= 1 for n in drums["Easy"])
+    assert len(drums["Easy"]) < len(drums["Medium"]) < len(drums["Hard"]) < len(drums["Expert"])
 
 
 def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
