@@ -269,9 +269,8 @@ class SongFilterForm(forms.Form):
 
     def search_kwargs(self) -> dict:
         """Keyword arguments for ``song_search`` from the valid fields (invalid ones dropped)."""
-        data = self.cleaned_data if self.is_valid() else {
-            name: value for name, value in getattr(self, "cleaned_data", {}).items()
-            if name not in self.errors}
+        self.is_valid()  # leaves only the valid fields in cleaned_data
+        data = self.cleaned_data
         q = data.get("q") or ""
         sort = data.get("sort") or ("relevance" if q.strip() else "artist")
         issues = data.get("issues")
