@@ -89,7 +89,11 @@ def track_hash(chart: ParsedChart, track: ChartTrack) -> str:
     non-empty star power, solos and roll lanes, activation lanes and every note (tick, length,
     type, flags), little-endian.
     """
-    parts: list[bytes] = [struct.pack(">I", 0x43484E46), struct.pack("<II", 20240320, int(chart.resolution) & 0xFFFFFFFF)]
+    # "CHNF" is big-endian, everything else little-endian.
+    parts: list[bytes] = [
+        struct.pack(">I", 0x43484E46),
+        struct.pack("<II", 20240320, int(chart.resolution) & 0xFFFFFFFF),
+    ]
     tempos = _last_per_tick(chart.tempo_map.tempos)
     parts.append(struct.pack("<I", len(tempos)))
     parts.extend(struct.pack("<qd", t.tick, t.bpm) for t in tempos)

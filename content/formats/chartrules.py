@@ -183,7 +183,10 @@ def _build_track(
     def phrase(e: RawEvent) -> Phrase:
         return Phrase(e.tick, e.length, *tempo_map.span_ms(e.tick, e.length))
 
-    flex = [FlexLane(e.tick, e.length, e.type == Ev.FLEX_LANE_DOUBLE, *tempo_map.span_ms(e.tick, e.length)) for e in raw.flex_lanes]
+    flex = [
+        FlexLane(e.tick, e.length, e.type == Ev.FLEX_LANE_DOUBLE, *tempo_map.span_ms(e.tick, e.length))
+        for e in raw.flex_lanes
+    ]
     return ChartTrack(
         instrument=raw.instrument,
         difficulty=raw.difficulty,
@@ -413,7 +416,13 @@ def _snap_chords(groups: list[list[Note]], threshold: float, instrument: str) ->
 def _fix_note_overlaps(groups: list[list[Note]]) -> None:
     """One note per lane per tick (longest kept), and a sustain ends where its lane's next note starts."""
     for i, group in enumerate(groups):
-        if len(group) > 1:
+        if len(group) == 2:  # the common chord: compare directly instead of sorting
+            a, b = group
+            # Order by (type, longest first, highest flags first), keeping file order on ties.
+            if (a.type, -a.length, -a.flags) > (b.type, -b.length, -b.flags):
+                a, b = b, a
+            groups[i] = [a] if a.type == b.type else [a, b]
+        elif len(group) > 2:
             group.sort(key=lambda n: (n.type, -n.length, -n.flags))
             deduped = [group[0]]
             for note in group[1:]:

@@ -93,6 +93,9 @@ UNREAD_PARTS = frozenset(
 )
 
 _EXPERT, _HARD, _MEDIUM, _EASY, _ALL = 0, 1, 2, 3, 4
+# Event-code bounds for the hot loops (module constants are faster than class attributes).
+_FIRST_NOTE, _LAST_NOTE, _FIRST_MODIFIER = Ev.OPEN, Ev.FIVE_GREEN_DRUM, Ev.FORCE_OPEN
+_ENABLE_CHART_DYNAMICS = Ev.ENABLE_CHART_DYNAMICS
 _DIFFICULTIES = ("expert", "hard", "medium", "easy")
 _SYSEX_DIFFICULTY = {0: _EASY, 1: _MEDIUM, 2: _HARD, 3: _EXPERT, 0xFF: _ALL}
 _OPEN_IF_ENHANCED = -1  # 5-fret lane 0: an open note only after [ENHANCED_OPENS]
@@ -197,7 +200,8 @@ _DYNAMIC_MODIFIERS = {
     Ev.KICK: (Ev.KICK_GHOST, Ev.KICK_ACCENT),
     Ev.KICK_2X: (Ev.KICK_GHOST, Ev.KICK_ACCENT),
 }
-# Highest roll-lane velocity each difficulty accepts (lowest is 21); expert takes any.
+# Highest roll-lane velocity each difficulty accepts (lowest is 21); expert takes any. Roll lanes
+# carry their difficulty in the velocity (RB "lane difficulty" rules, as scan-chart reads them).
 _FLEX_LANE_MAX_VELOCITY = {_EASY: 30, _MEDIUM: 40, _HARD: 50}
 
 
@@ -319,20 +323,23 @@ def _read_part(
     per_difficulty = _split_modifier_sustains(per_difficulty, kind)
     if kind != InstrumentType.DRUMS and modifiers.multiplier_note != 116:
         _fix_legacy_star_power(per_difficulty, modifiers.multiplier_note)
-    for difficulty, max_velocity in _FLEX_LANE_MAX_VELOCITY.items():
-        per_difficulty[difficulty] = [
-            e
-            for e in per_difficulty[difficulty]
-            if not (
-                (e.type == Ev.FLEX_LANE_SINGLE or e.type == Ev.FLEX_LANE_DOUBLE)
-                and (e.velocity < 21 or e.velocity > max_velocity)
-            )
-        ]
     tracks = []
     for difficulty, difficulty_events in enumerate(per_difficulty):
         track = RawTrack(instrument, _DIFFICULTIES[difficulty])
+        max_velocity = _FLEX_LANE_MAX_VELOCITY.get(difficulty)
+        plain = track.events.append
         for event in difficulty_events:
-            track.add(event, first_coda_tick)
+            code = event.type
+            if _FIRST_NOTE <= code <= _LAST_NOTE or code >= _FIRST_MODIFIER:
+                plain(event)  # notes and modifiers: nearly every event
+            elif (
+                max_velocity is not None
+                and (code == Ev.FLEX_LANE_SINGLE or code == Ev.FLEX_LANE_DOUBLE)
+                and (event.velocity < 21 or event.velocity > max_velocity)
+            ):
+                continue  # a roll lane meant for harder difficulties only
+            else:
+                track.add(event, first_coda_tick)
         if track.events:
             tracks.append(track)
     return tracks
@@ -450,7 +457,7 @@ def _split_modifier_sustains(per_difficulty: list[list[RawEvent]], kind: Instrum
         out: list[RawEvent] = []
         for event in events:
             code = event.type
-            if code == Ev.ENABLE_CHART_DYNAMICS:
+            if code == _ENABLE_CHART_DYNAMICS:
                 dynamics = True
                 continue
             if active:

@@ -125,11 +125,14 @@ def decode_track(data: bytes, start: int, end: int, *, tick0_only: bool = False)
     tick = 0
     status = -1
     pos = start
-    data_sizes = _DATA_SIZES
+    # The common cases are tested first: one-byte delta times and note events (this loop is the
+    # hot spot of MIDI parsing).
     while pos < end:
         b = data[pos]
         pos += 1
-        if b & 0x80:  # multi-byte delta time
+        if b < 0x80:
+            tick += b
+        else:  # multi-byte delta time
             delta = b & 0x7F
             while True:
                 if pos >= end:
@@ -137,60 +140,64 @@ def decode_track(data: bytes, start: int, end: int, *, tick0_only: bool = False)
                 b = data[pos]
                 pos += 1
                 delta = (delta << 7) | (b & 0x7F)
-                if not b & 0x80:
+                if b < 0x80:
                     break
             tick += delta
-        else:
-            tick += b
         if tick0_only and tick:
             break
         if pos >= end:
             raise _truncated(pos)
         b = data[pos]
-        if b & 0x80:
+        if b >= 0x80:
             pos += 1
             if b >= 0xF0:
-                if b == META:
-                    if pos >= end:
-                        raise _truncated(pos)
-                    meta_type = data[pos]
-                    pos += 1
-                    length, pos = _varint(data, pos, end)
-                    if pos + length > end:
-                        raise _truncated(pos)
-                    sizes = _META_SIZES.get(meta_type)
-                    if sizes is not None and length not in sizes:
-                        raise ChartError(
-                            f"invalid .mid file: meta event 0x{meta_type:02X} at byte {pos} has length "
-                            f"{length}, expected {' or '.join(map(str, sizes))}"
-                        )
-                    if meta_type in KEPT_META:
-                        append((tick, META, meta_type, data[pos : pos + length]))
-                    pos += length
-                elif b == SYSEX or b == SYSEX_ESCAPE:
-                    length, pos = _varint(data, pos, end)
-                    if pos + length > end:
-                        raise _truncated(pos)
-                    append((tick, b, data[pos : pos + length]))
-                    pos += length
-                else:
-                    raise ChartError(f"invalid .mid file: undefined status byte 0x{b:02X} at byte {pos - 1}")
+                pos = _system_event(data, pos, end, b, tick, append)
                 continue
             status = b
         elif status < 0:
             raise ChartError(f"invalid .mid file: running status without a previous status at byte {pos}")
         kind = status & 0xF0
-        size = data_sizes[kind]
-        if pos + size > end:
-            raise _truncated(pos)
         if kind == NOTE_ON or kind == NOTE_OFF:
+            if pos + 2 > end:
+                raise _truncated(pos)
             velocity = data[pos + 1]
-            if kind == NOTE_ON and velocity:
+            if velocity and kind == NOTE_ON:
                 append((tick, NOTE_ON, status & 0x0F, data[pos], velocity))
             else:
                 append((tick, NOTE_OFF, status & 0x0F, data[pos], velocity))
-        pos += size
+            pos += 2
+        else:
+            pos += _DATA_SIZES[kind]
+            if pos > end:
+                raise _truncated(end)
     return out
+
+
+def _system_event(data: bytes, pos: int, end: int, status: int, tick: int, append) -> int:
+    """Read a meta or sysex event whose status byte was at ``pos - 1``; returns the next position."""
+    if status == META:
+        if pos >= end:
+            raise _truncated(pos)
+        meta_type = data[pos]
+        length, pos = _varint(data, pos + 1, end)
+        if pos + length > end:
+            raise _truncated(pos)
+        sizes = _META_SIZES.get(meta_type)
+        if sizes is not None and length not in sizes:
+            raise ChartError(
+                f"invalid .mid file: meta event 0x{meta_type:02X} at byte {pos} has length "
+                f"{length}, expected {' or '.join(map(str, sizes))}"
+            )
+        if meta_type in KEPT_META:
+            append((tick, META, meta_type, data[pos : pos + length]))
+        return pos + length
+    if status == SYSEX or status == SYSEX_ESCAPE:
+        length, pos = _varint(data, pos, end)
+        if pos + length > end:
+            raise _truncated(pos)
+        append((tick, status, data[pos : pos + length]))
+        return pos + length
+    raise ChartError(f"invalid .mid file: undefined status byte 0x{status:02X} at byte {pos - 1}")
 
 
 def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
