@@ -11,3 +11,16 @@ urlpatterns = [
     path("upload/", uploads.upload, name="upload"),
     path("health", health.health, name="health"),
 ]
+
+# File browser and Backgrounds / Colors / Highways (issue 4, content/views/nextcloud.py).
+from content.views import nextcloud as nextcloud_views  # noqa: E402
+
+urlpatterns += [
+    path("files/", nextcloud_views.browse, name="files_browse"),
+    path("files/raw", nextcloud_views.raw, name="files_raw"),
+    path("files/upload", nextcloud_views.upload, name="files_upload"),
+    path("files/mkdir", nextcloud_views.mkdir, name="files_mkdir"),
+    path("files/delete", nextcloud_views.delete, name="files_delete"),
+    path("files/import", nextcloud_views.import_folder, name="files_import"),
+    path("files/<slug:kind>/", nextcloud_views.assets, name="files_assets"),
+]
