@@ -8,14 +8,16 @@
    charts are the trustworthy offline ground truth).
 2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
    ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
-   from a folder with both ("stems": tempo from the mix, notes from the guitar).
+   from a folder with both plus ``drums.ogg`` when rendered ("stems": tempo from the mix,
+   notes from the guitar, a drum chart from the drums).
 3. Reports per song and mode, with mir_eval (§2.1): onset F-measure of the generated Expert
    notes vs the human Expert guitar notes at ±50 ms and ±25 ms, median signed offset (ms,
    positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
    tempo map vs the song's own tempo map, contour agreement (share of consecutive matched
    notes whose lane moves the same way as the human chart's), per difficulty notes/s, chord
    share, forbidden chords (must be 0) and minimum spacing (ms), analyse_chart issues of
-   the must-pass types, and seconds per song warm (same process) and cold (fresh process).
+   the must-pass types, drum-chart onset F@50 vs the human Expert drums (stems mode), and
+   seconds per song warm (same process) and cold (fresh process, mix mode).
 
 Goals on the guitar stem: onset F ≥ 0.90 at ±50 ms and ≥ 0.80 at ±25 ms, |median offset|
 ≤ 10 ms, beat F ≥ 0.95; the mix is reported only.
@@ -29,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,17 @@ MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
              "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced"}
 EXPERT_GEMS = range(96, 101)  # green … orange (formats.md §1.4)
 GOALS = {"f50": 0.90, "f25": 0.80, "offset": 10.0, "beat": 0.95}
+DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 
 
 @dataclass
 class Human:
-    """The human chart's Expert guitar: note times (s, chords once), lowest lanes, beats (s)."""
+    """The human chart: Expert guitar note times (s, chords once) and lowest lanes, Expert
+    drum hit times (s), beats (s)."""
 
     onsets: np.ndarray
     lanes: np.ndarray
+    drums: np.ndarray
     beats: np.ndarray
 
 
@@ -64,7 +68,7 @@ def read_human(path: Path) -> Human:
     mid = mido.MidiFile(path, clip=True)
     tpb = mid.ticks_per_beat
     tempos: dict[int, int] = {}
-    end, notes = 0, {}
+    end, notes, drums = 0, {}, set()
     for track in mid.tracks:
         tick = 0
         for msg in track:
@@ -75,6 +79,9 @@ def read_human(path: Path) -> Human:
             elif (track.name == "PART GUITAR" and msg.type == "note_on" and msg.velocity
                   and msg.note in EXPERT_GEMS):
                 notes[tick] = min(notes.get(tick, 9), msg.note - 96)
+            elif (track.name == "PART DRUMS" and msg.type == "note_on" and msg.velocity
+                  and msg.note in EXPERT_GEMS):
+                drums.add(tick)
     changes = sorted(tempos.items()) if 0 in tempos else [(0, 500_000), *sorted(tempos.items())]
     ticks = [t for t, _ in changes]
     starts = [0.0]
@@ -87,6 +94,7 @@ def read_human(path: Path) -> Human:
 
     keys = sorted(notes)
     return Human(np.array([seconds(t) for t in keys]), np.array([notes[t] for t in keys]),
+                 np.array([seconds(t) for t in sorted(drums)]),
                  np.array([seconds(t) for t in range(0, end, tpb)]))
 
 
@@ -106,7 +114,8 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     f50 = mir_eval.onset.f_measure(human.onsets, est, window=0.05)[0]
     f25 = mir_eval.onset.f_measure(human.onsets, est, window=0.025)[0]
     pairs = mir_eval.util.match_events(human.onsets, est, 0.05)
-    offset = float(np.median([est[j] - human.onsets[i] for i, j in pairs])) * 1000 if pairs else float("nan")
+    offsets = [est[j] - human.onsets[i] for i, j in pairs]
+    offset = float(np.median(offsets)) * 1000 if offsets else float("nan")
     bar = song.tempo.bar_ticks
     end_tick = song.tracks["Expert"][-1].tick + bar
     beats = np.array([song.tempo.seconds(t) for t in range(0, end_tick, 192)]) - song.lead_in_s
@@ -118,7 +127,10 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
              zip(est_lanes, est_lanes[1:], ref_lanes, ref_lanes[1:])]
     contour = float(np.mean([a == b for a, b in moves])) if moves else float("nan")
     out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
-           "secs": song.seconds}
+           "secs": song.seconds, "drums": float("nan")}
+    if song.drums and len(human.drums):
+        hits = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"]])
+        out["drums"] = mir_eval.onset.f_measure(human.drums, hits - song.lead_in_s, 0.05)[0]
     ini = dict(line.split(" = ", 1) for line in song.song_ini.splitlines()[1:] if " = " in line)
     summary = analyse_chart(song.chart_bytes, kind="chart", ini=ini)
     out["issues"] = sum(1 for i in summary.issues if i.type in MUST_PASS)
@@ -166,8 +178,9 @@ def main() -> int:
         title = folder.name[:28]
         with tempfile.TemporaryDirectory() as tmp:
             both = Path(tmp)
-            for stem in ("song.ogg", "guitar.ogg"):
-                os.symlink(folder / stem, both / stem)
+            for stem in ("song.ogg", "guitar.ogg", "drums.ogg"):
+                if (folder / stem).exists():
+                    os.symlink(folder / stem, both / stem)
             for mode, source in (("mix", folder / "song.ogg"), ("stem", folder / "guitar.ogg"),
                                  ("stems", both)):
                 try:
@@ -187,7 +200,7 @@ def main() -> int:
 
 HEADER = (f"{'song':28s} {'mode':5s} {'F@50':>5s} {'F@25':>5s} {'off':>6s} {'beatF':>5s} "
           f"{'cont':>4s} {'nps E/H/M/Ez':>19s} {'chord% E/H/M':>12s} {'forb':>4s} "
-          f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'warm':>5s} {'cold':>5s}")
+          f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'drF':>4s} {'warm':>5s} {'cold':>5s}")
 _printed_header = False
 
 
@@ -196,14 +209,15 @@ def print_row(title: str, mode: str, m: dict[str, float]) -> None:
     if not _printed_header:
         print(HEADER)
         _printed_header = True
-    diffs = ("Expert", "Hard", "Medium", "Easy")
+    diffs = DIFFICULTIES
     nps = "/".join(f"{m[f'{d}.nps']:.1f}" for d in diffs)
     chords = "/".join(f"{100 * m[f'{d}.chords']:.0f}" for d in diffs[:3])
     gaps = "/".join(f"{m[f'{d}.gap_ms']:.0f}" for d in diffs)
     forb = sum(int(m[f"{d}.forbidden"]) for d in diffs)
     print(f"{title:28s} {mode:5s} {m['f50']:5.3f} {m['f25']:5.3f} {m['offset']:+6.1f} "
           f"{m['beat']:5.3f} {m['contour']:4.2f} {nps:>19s} {chords:>12s} {forb:4d} "
-          f"{gaps:>17s} {int(m['issues']):3d} {m['secs']:5.2f} {m.get('cold', float('nan')):5.2f}",
+          f"{gaps:>17s} {int(m['issues']):3d} {m['drums']:4.2f} {m['secs']:5.2f} "
+          f"{m.get('cold', float('nan')):5.2f}",
           flush=True)
 
 
@@ -215,16 +229,18 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
             continue
         med = {k: statistics.median(m[k] for m in ms) for k in ("f50", "f25", "offset", "beat",
                                                                  "contour", "secs")}
-        forb = sum(int(m[f"{d}.forbidden"]) for m in ms for d in ("Expert", "Hard", "Medium", "Easy"))
+        forb = sum(int(m[f"{d}.forbidden"]) for m in ms for d in DIFFICULTIES)
         issues = sum(int(m["issues"]) for m in ms)
         colds = [m["cold"] for m in ms if "cold" in m]
         goals = (med["f50"] >= GOALS["f50"] and med["f25"] >= GOALS["f25"]
                  and abs(med["offset"]) <= GOALS["offset"] and med["beat"] >= GOALS["beat"])
         verdict = ("goals met" if goals else "goals NOT met") if mode == "stem" else "reported"
         cold = f" cold {statistics.median(colds):.2f}s" if colds else ""
+        drum_fs = [m["drums"] for m in ms if not np.isnan(m["drums"])]
+        drums = f" drumF@50={statistics.median(drum_fs):.3f}" if drum_fs else ""
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
               f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
-              f"contour={med['contour']:.2f} forbidden={forb} issues={issues} "
+              f"contour={med['contour']:.2f}{drums} forbidden={forb} issues={issues} "
               f"warm {med['secs']:.2f}s{cold} — {verdict}")
 
 

@@ -22,15 +22,14 @@ from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
 from content.generator.onsets import Onset, detect, quantise
 from content.generator.reduce import reduce_all
-from content.generator.spectrum import HOP, Spectrum, analyse
+from content.generator.spectrum import HOP, analyse
 from content.generator.structure import Section, preview_start, sections, star_power
-from content.generator.tempo import (BEATS_PER_BAR, RESOLUTION, TempoMap, build_tempo_map,
-                                     downbeat_phase, track_beats)
+from content.generator.tempo import (BEATS_PER_BAR, RESOLUTION, TempoMap, align_to_onsets,
+                                     build_tempo_map, downbeat_phase, track_beats)
 from content.generator.writer import chart_text, write_audio
 
 LEAD_IN_S = 2.0  # silence before the first note (scan-chart smallLeadingSilence; convention)
 _LEAD_IN_MARGIN_S = 0.05
-PHASE_WINDOW_S = 0.030  # onsets this close to a 1/16 grid point vote on the beat phase
 MIN_BEATS = 8
 CHARTER = "chmanager"
 # Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
@@ -117,7 +116,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
         raise GeneratorError(source, "no steady beat was found in the audio")
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
-    beats = beats + _phase_offset(beats, raw)
+    beats = align_to_onsets(beats, np.array([o.seconds for o in raw]))
     downbeat = downbeat_phase(mix, beats)
     first = min(o[0].seconds for o in (raw, kit_raw) if o)
     pad_frames = _lead_in_frames(first, beats, downbeat, mix.sr)
@@ -195,21 +194,6 @@ class _Steps:
         if self.callback is not None:
             self.callback(min(self.done, self.total), self.total, message)
         self.done += 1
-
-
-def _phase_offset(beats: np.ndarray, onsets: list[Onset]) -> float:
-    """Seconds to add to ``beats`` so their 1/16 grid sits on the (lag-corrected) onsets.
-
-    The tracker's beats share the detector's lag but not its correction; the median residual
-    of onsets near a 1/16 grid point measures what is left.
-    """
-    times = np.array([o.seconds for o in onsets])
-    inside = (times > beats[0]) & (times < beats[-1])
-    idx = np.interp(times[inside], beats, np.arange(len(beats)))
-    grid_idx = np.round(idx * 4) / 4
-    residual = times[inside] - np.interp(grid_idx, np.arange(len(beats)), beats)
-    close = residual[np.abs(residual) < PHASE_WINDOW_S]
-    return float(np.median(close)) if close.size else 0.0
 
 
 def _lead_in_frames(first_onset: float, beats: np.ndarray, downbeat: int, sr: int) -> int:

@@ -36,6 +36,8 @@ TIGHTNESS = 400  # librosa default 100; the tempo curve is precise, so trust it 
 _WINDOW_S = 12.0
 _COMB = 4
 _SMOOTH = 7
+ALIGN_WINDOW_S = 0.030
+_ALIGN_BEATS = 2
 _LOCAL_RANGE = 1.42  # a window's tempo may differ from the song's by up to half an octave
 
 
@@ -140,6 +142,39 @@ def _comb(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
         frac = pos - i
         total += acf[..., i] * (1 - frac) + acf[..., i + 1] * frac
     return total
+
+
+def align_to_onsets(beats: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """``beats`` (s) moved so their 1/16 and 1/12 grids sit on the notes ``onsets`` (s).
+
+    The tracker's beats sit on whole frames and carry the envelope's lag, and a drifting
+    recording pulls them off the notes between tempo segments; snapping notes to such a grid
+    would move them. Every onset within ``ALIGN_WINDOW_S`` of a grid point votes with its
+    residual; each beat moves by the median vote within ±``_ALIGN_BEATS`` beats (the song's
+    median where fewer than 3 onsets vote), median-smoothed over 5 beats.
+    """
+    count = len(beats)
+    index = np.arange(count, dtype=float)
+    times = onsets[(onsets > beats[0]) & (onsets < beats[-1])]
+    position = np.interp(times, beats, index)
+    grid = np.stack([np.round(position * 4) / 4, np.round(position * 3) / 3])
+    residual = times - np.interp(grid, index, beats)
+    best = np.argmin(np.abs(residual), axis=0)
+    residual = residual[best, np.arange(len(times))]
+    voted = np.abs(residual) < ALIGN_WINDOW_S
+    if not voted.any():
+        return beats
+    residual, nearest = residual[voted], np.rint(position[voted]).astype(int)
+    overall = float(np.median(residual))
+    shift = np.full(count, overall)
+    order = np.argsort(nearest)
+    nearest, residual = nearest[order], residual[order]
+    lo = np.searchsorted(nearest, index - _ALIGN_BEATS, side="left")
+    hi = np.searchsorted(nearest, index + _ALIGN_BEATS, side="right")
+    for i in range(count):
+        if hi[i] - lo[i] >= 3:
+            shift[i] = np.median(residual[lo[i]:hi[i]])
+    return beats + ndimage.median_filter(shift, 5, mode="nearest")
 
 
 def downbeat_phase(spec: Spectrum, beats: np.ndarray) -> int:

@@ -33,7 +33,8 @@ def _tone(pitch: int, seconds: float) -> np.ndarray:
     f0 = 440.0 * 2 ** ((pitch - 69) / 12)
     wave = sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 7))
     # 2 ms attack; a 50 ms fade at the end, since a hard cut is a click (a false onset).
-    envelope = np.exp(-t / 0.25) * np.minimum(1.0, t / 0.002) * np.minimum(1.0, (seconds - t) / 0.05)
+    envelope = (np.exp(-t / 0.25) * np.minimum(1.0, t / 0.002)
+                * np.minimum(1.0, (seconds - t) / 0.05))
     return (wave * envelope * 0.12).astype(np.float32)
 
 
