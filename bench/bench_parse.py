@@ -10,8 +10,9 @@ memory first (disk time is not measured), then times, per file:
 * reference: ``mido.MidiFile(file=BytesIO(data), clip=True)`` on the same MIDI bytes (tokenizing
   only, nothing chart-specific).
 
-Prints total seconds, per-file median and the ratio ours / mido. CPU load from other processes
-inflates every figure alike, so compare the ratio rather than the absolute times.
+Prints total seconds, per-file median and the ratio ours / mido. The functions take turns on each
+file, so load from other processes inflates every figure alike: compare the ratio rather than the
+absolute times.
 """
 from __future__ import annotations
 
@@ -32,17 +33,20 @@ from content.formats.chart import parse_chart  # noqa: E402
 from content.formats.midi import parse_midi  # noqa: E402
 
 
-def timed(label: str, func, items: list[bytes], repeat: int) -> list[float]:
-    per_file = []
+def timed(runs: dict[str, object], items: list[bytes], repeat: int) -> dict[str, list[float]]:
+    """Per-file seconds for each function in ``runs``. The functions take turns on each file, so a
+    change in machine load during the run affects all of them alike (the ratio stays meaningful)."""
+    per_file: dict[str, list[float]] = {label: [] for label in runs}
     for data in items:
-        best = float("inf")
-        for _ in range(repeat):
-            start = time.perf_counter()
-            func(data)
-            best = min(best, time.perf_counter() - start)
-        per_file.append(best)
-    total = sum(per_file)
-    print(f"  {label:<34} total {total:8.3f} s   median {statistics.median(per_file) * 1000:8.2f} ms/file")
+        for label, func in runs.items():
+            best = float("inf")
+            for _ in range(repeat):
+                start = time.perf_counter()
+                func(data)
+                best = min(best, time.perf_counter() - start)
+            per_file[label].append(best)
+    for label, times in per_file.items():
+        print(f"  {label:<34} total {sum(times):8.3f} s   median {statistics.median(times) * 1000:8.2f} ms/file")
     return per_file
 
 
@@ -69,17 +73,28 @@ def main() -> None:
         return run
 
     print("MIDI")
-    ours = timed("parse_midi (content.formats)", parse_midi, mids, args.repeat)
-    full = timed("analyse_chart kind=mid", lambda d: analyse_chart(d, kind="mid", ini={}), mids, args.repeat)
-    ref = timed(
-        "mido.MidiFile(clip=True) reference", lambda d: mido.MidiFile(file=io.BytesIO(d), clip=True), mids, args.repeat
+    times = timed(
+        {
+            "parse_midi (content.formats)": parse_midi,
+            "analyse_chart kind=mid": lambda d: analyse_chart(d, kind="mid", ini={}),
+            "mido.MidiFile(clip=True) reference": lambda d: mido.MidiFile(file=io.BytesIO(d), clip=True),
+        },
+        mids,
+        args.repeat,
     )
+    ours, full, ref = times.values()
     median_ratio = statistics.median(ours) / statistics.median(ref)
     print(f"  ratio parse_midi / mido:    {sum(ours) / sum(ref):.2f}  (median {median_ratio:.2f})")
     print(f"  ratio analyse_chart / mido: {sum(full) / sum(ref):.2f}")
     print(".chart")
-    timed("parse_chart (content.formats)", safe(parse_chart), charts, args.repeat)
-    timed("analyse_chart kind=chart", safe(lambda d: analyse_chart(d, kind="chart", ini={})), charts, args.repeat)
+    timed(
+        {
+            "parse_chart (content.formats)": safe(parse_chart),
+            "analyse_chart kind=chart": safe(lambda d: analyse_chart(d, kind="chart", ini={})),
+        },
+        charts,
+        args.repeat,
+    )
 
 
 if __name__ == "__main__":
