@@ -1,10 +1,15 @@
 """Note onsets: peak picking on one onset envelope, latency correction, grid quantisation.
 
-chart-generation.md §0.2/§2.3: librosa's spectral-flux onsets are late — partly the detector
-(peaks come a fraction of a frame after the attack starts), partly the instruments' soft
-attacks. ``LAG_S`` is the systematic lag measured with bench/bench_generator.py on rendered
-guitar stems and subtracted from every onset; peaks are refined to sub-frame precision by
-parabolic interpolation so the 11.6 ms frame grid does not add its own ±5.8 ms error.
+chart-generation.md §0.2/§2.3 measured librosa's default onsets +31…+34 ms late on rendered
+instruments (hop 512, and ``onset_strength`` shifting a centred envelope by another
+n_fft / 2). Here the envelope comes from our own centred 1024-point STFT with ``center=False``
+(no extra shift), hop 256, and each peak is refined to sub-frame precision by parabolic
+interpolation, so the 11.6 ms frame grid adds no ±5.8 ms error of its own. ``LAG_S`` is the
+systematic lag left, calibrated with bench/bench_generator.py's songs: the median signed
+offset of raw onsets vs the human notes was +1.0 ms on the rendered guitar stems and −2.6 ms
+with the full-mix band focus (medians over 7 songs), so the calibrated correction is 0 ms. Synthetic tones with a 2 ms attack come out ~8 ms
+early (tests/generator), an instrument with a slower attack later; the tests hold the
+end-to-end offset to ±10 ms.
 
 Quantisation (§5.5 rule 2): each onset moves to the nearer of the tempo map's 1/16-note
 (48-tick) and 1/12-note (64-tick, eighth-triplet) grid points if that point is within
@@ -20,7 +25,7 @@ import numpy as np
 from content.generator.spectrum import HOP, Spectrum
 from content.generator.tempo import RESOLUTION, TempoMap
 
-LAG_S = 0.0  # calibrated systematic detector + attack lag, seconds
+LAG_S = 0.0  # systematic lag to subtract, seconds (calibration above)
 # Peak threshold above the local mean, on the envelope normalised to 0..1. librosa's 0.07
 # missed repeated and fast notes on rendered guitar stems (bench: recall 0.84, onset F@50
 # 0.914); 0.03 gave recall 0.96 at precision 1.00 (F 0.979); 0.01 let noise through (P 0.85).
