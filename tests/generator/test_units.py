@@ -1,12 +1,19 @@
-"""Unit checks of the generator's pure parts: tempo map maths, smoothing, reduction rules."""
+"""Unit checks of the generator's parts: decoding, tempo map maths, smoothing, reductions."""
 from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
+from content.generator.audio import decode, read_tags
 from content.generator.lanes import Note
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
+from tests.generator.synth import render, write
 
 
 def test_tempo_map_converts_ticks_both_ways() -> None:
@@ -73,3 +80,16 @@ def test_density_ratios_are_met_when_spacing_allows() -> None:
     assert len(tracks["Hard"]) == round(0.64 * 200)
     assert len(tracks["Medium"]) == round(0.37 * 200)
     assert len(tracks["Easy"]) == round(0.22 * 200)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary")
+@pytest.mark.parametrize("ext", ["ogg", "mp3", "opus", "flac"])
+def test_compressed_audio_decodes_to_the_right_length(tmp_path: Path, ext: str) -> None:
+    wav = write(tmp_path / "in.wav", render([(120.0, 24)]).mix)
+    out = tmp_path / f"song.{ext}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-metadata", "title=Tone Song",
+                    "-metadata", "artist=Synth Band", str(out)], check=True)
+    audio = decode(out)
+    assert audio.sr == 22050 and audio.samples.dtype == np.float32
+    assert audio.seconds == pytest.approx(soundfile.info(wav).duration, abs=0.08)
+    assert read_tags(out) == ("Tone Song", "Synth Band")
