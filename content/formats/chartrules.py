@@ -38,6 +38,21 @@ from .chartmodel import (
 from .chartmodifiers import ChartModifiers
 from .chartraw import DRUM_NOTES, FORCING_MODIFIERS, FRET_NOTES, Ev, RawChart, RawEvent, RawTrack
 
+# Event codes used in the per-note loops, as module globals (cheaper to read than class attributes).
+E_DISCO_FLIP_OFF = Ev.DISCO_FLIP_OFF
+E_DISCO_FLIP_ON = Ev.DISCO_FLIP_ON
+E_FIVE_GREEN_DRUM = Ev.FIVE_GREEN_DRUM
+E_FIVE_ORANGE_FOUR_GREEN_DRUM = Ev.FIVE_ORANGE_FOUR_GREEN_DRUM
+E_FORCE_FLAM = Ev.FORCE_FLAM
+E_FORCE_HOPO = Ev.FORCE_HOPO
+E_FORCE_OPEN = Ev.FORCE_OPEN
+E_FORCE_STRUM = Ev.FORCE_STRUM
+E_FORCE_TAP = Ev.FORCE_TAP
+E_FORCE_UNNATURAL = Ev.FORCE_UNNATURAL
+E_KICK = Ev.KICK
+E_KICK_2X = Ev.KICK_2X
+E_OPEN = Ev.OPEN
+
 _FRET_NOTE_TYPE = {
     Ev.OPEN: NoteType.OPEN,
     Ev.GREEN: NoteType.GREEN,
@@ -232,7 +247,7 @@ def _resolve_frets(
     last_types: set[int] = set()
     for events in event_groups:
         kinds = {e.type for e in events}
-        if Ev.FORCE_OPEN in kinds:
+        if E_FORCE_OPEN in kinds:
             # .mid Phase Shift open marker: the chord becomes one open note, the longest sustain kept.
             frets = [e for e in events if e.type in FRET_NOTES]
             if frets:
@@ -240,8 +255,8 @@ def _resolve_frets(
                 for e in frets:
                     if e.length > longest.length:
                         longest = e
-                events = [e for e in events if e.type not in FRET_NOTES and e.type != Ev.FORCE_OPEN]
-                longest.type = Ev.OPEN
+                events = [e for e in events if e.type not in FRET_NOTES and e.type != E_FORCE_OPEN]
+                longest.type = E_OPEN
                 events.append(longest)
                 kinds = {e.type for e in events}
         notes = [e for e in events if e.type in FRET_NOTES]
@@ -257,13 +272,13 @@ def _resolve_frets(
             # Old .mid games never HOPO a note that was part of the previous chord.
             and not (is_mid and len(last_types) > 1 and types <= last_types)
         )
-        if Ev.FORCE_TAP in kinds:
+        if E_FORCE_TAP in kinds:
             flags = _TAP
-        elif Ev.FORCE_HOPO in kinds:
+        elif E_FORCE_HOPO in kinds:
             flags = _HOPO
-        elif Ev.FORCE_STRUM in kinds:
+        elif E_FORCE_STRUM in kinds:
             flags = _STRUM
-        elif (Ev.FORCE_UNNATURAL in kinds) == natural_hopo:
+        elif (E_FORCE_UNNATURAL in kinds) == natural_hopo:
             flags = _STRUM  # .chart N 5 flips the natural state
         else:
             flags = _HOPO
@@ -276,7 +291,7 @@ def _resolve_frets(
 def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | None, fmt: str) -> list[list[Note]]:
     """Drum groups → notes with pad, dynamics, 2x kick, flam and disco flags (``resolveDrumModifiers``)."""
     out: list[list[Note]] = []
-    disco = Ev.DISCO_FLIP_OFF
+    disco = E_DISCO_FLIP_OFF
     plain = _plain_drum_notes(drum_type, fmt)
     for events in event_groups:
         if len(events) == 1:
@@ -285,8 +300,8 @@ def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | Non
             hit = plain.get(e.type)
             if hit is not None:
                 note_type, flags = hit
-                if disco != Ev.DISCO_FLIP_OFF and (note_type == _RED_DRUM or note_type == _YELLOW_DRUM):
-                    flags |= _DISCO if disco == Ev.DISCO_FLIP_ON else _DISCO_NOFLIP
+                if disco != E_DISCO_FLIP_OFF and (note_type == _RED_DRUM or note_type == _YELLOW_DRUM):
+                    flags |= _DISCO if disco == E_DISCO_FLIP_ON else _DISCO_NOFLIP
                 out.append([Note(e.tick, e.length, note_type, flags)])
                 continue
         notes = []
@@ -294,7 +309,7 @@ def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | Non
         mods = set()
         for e in events:
             t = e.type
-            if t == Ev.KICK or t == Ev.KICK_2X:
+            if t == E_KICK or t == E_KICK_2X:
                 kicks.append(e)
             elif t in DRUM_NOTES:
                 notes.append(e)
@@ -307,24 +322,26 @@ def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | Non
                     break
         if not notes and not kicks:
             continue
-        flam = _FLAM if Ev.FORCE_FLAM in mods else 0
+        flam = _FLAM if E_FORCE_FLAM in mods else 0
         group = []
         for k in kicks:
-            flags = flam | (0 if k.type == Ev.KICK else _DOUBLE_KICK) | _dynamics(k.type, mods)
+            flags = flam | (0 if k.type == E_KICK else _DOUBLE_KICK)
+            if mods:
+                flags |= _dynamics(k.type, mods)
             group.append(Note(k.tick, k.length, _KICK, flags))
         orange_and_green = False
         if len(notes) > 1:
             note_types = {e.type for e in notes}
-            orange_and_green = Ev.FIVE_GREEN_DRUM in note_types and Ev.FIVE_ORANGE_FOUR_GREEN_DRUM in note_types
+            orange_and_green = E_FIVE_GREEN_DRUM in note_types and E_FIVE_ORANGE_FOUR_GREEN_DRUM in note_types
         for n in notes:
             t = n.type
-            if t == Ev.FIVE_GREEN_DRUM:  # 5-lane green shows on blue when orange is also hit
+            if t == E_FIVE_GREEN_DRUM:  # 5-lane green shows on blue when orange is also hit
                 note_type = _BLUE_DRUM if orange_and_green else _GREEN_DRUM
             else:
                 note_type = _PAD_NOTE_TYPE[t]
             flags = flam
-            if (note_type == _RED_DRUM or note_type == _YELLOW_DRUM) and disco != Ev.DISCO_FLIP_OFF:
-                flags |= _DISCO if disco == Ev.DISCO_FLIP_ON else _DISCO_NOFLIP
+            if (note_type == _RED_DRUM or note_type == _YELLOW_DRUM) and disco != E_DISCO_FLIP_OFF:
+                flags |= _DISCO if disco == E_DISCO_FLIP_ON else _DISCO_NOFLIP
             if mods:
                 flags |= _pad(t, mods, drum_type, fmt) | _dynamics(t, mods)
             else:
