@@ -78,12 +78,16 @@ def _bar_means(feats: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def _labels(seg_feat: np.ndarray) -> list[int]:
-    """Cluster segments: segments closer than the median inter-segment distance × 0.6 share."""
+    """Cluster segments: those joined below the median merge distance share a label.
+
+    (A 0.6 × median cut left most segments unique — "Section N" everywhere — on the benchmark
+    songs; the median gives Verse/Chorus alternations like a human would name them.)
+    """
     if len(seg_feat) < 2:
         return [1] * len(seg_feat)
     tree = linkage(seg_feat, method="average", metric="euclidean")
     dists = tree[:, 2]
-    return [int(x) for x in fcluster(tree, 0.6 * float(np.median(dists)), criterion="distance")]
+    return [int(x) for x in fcluster(tree, float(np.median(dists)), criterion="distance")]
 
 
 def _names(labels: list[int], energy: np.ndarray) -> list[str]:
