@@ -30,7 +30,8 @@ from loguru import logger
 
 from content.formats.scan import is_song_folder, skip_dir
 from content.models import LibraryFolder, Song, SyncRun
-from content.storage.base import STAGING_FOLDER, Entry, Storage, StorageError
+from content.storage.base import (STAGING_FOLDER, AuthenticationFailed, Entry, Storage,
+                                  StorageError)
 
 from .locks import exclusive_lock
 from .songs import fingerprint, song_read, song_record
@@ -132,6 +133,8 @@ class LibrarySync:
                 for entry in level:
                     try:
                         children = listings[entry.path].result()
+                    except AuthenticationFailed:
+                        raise
                     except StorageError as error:
                         logger.warning("cannot list {}: {}", entry.path or "/", error)
                         self.walk.failed.append(entry.path)
@@ -205,6 +208,8 @@ class LibrarySync:
             for done, (item, future) in enumerate(futures, start=1):
                 try:
                     scan = future.result()
+                except AuthenticationFailed:
+                    raise
                 except StorageError as error:
                     logger.warning("cannot read song {}: {}", item.path, error)
                     self.walk.failed.append(item.path)

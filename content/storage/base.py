@@ -48,6 +48,12 @@ class AlreadyExists(StorageError):
     """The destination of a write, mkdir or move already exists."""
 
 
+class AuthenticationFailed(StorageError):
+    """The storage refused our credentials. It stops a whole run at once: retrying or going
+    on with other folders would only repeat the refusal (and Nextcloud's brute-force
+    protection then locks out the whole IP)."""
+
+
 class PreconditionFailed(StorageError):
     """An ``if_match`` ETag no longer matches: someone changed the file since it was read."""
 

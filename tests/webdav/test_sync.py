@@ -287,12 +287,11 @@ def test_s8_a_401_mid_scan_is_never_retried_and_removes_nothing(dav, library, st
     assert not Song.objects.filter(path="Songs/Hostile/Another").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sync.py catches StorageError per folder, so an AuthenticationFailed below the root ends "
-    "as 'N folders could not be read' without the setting's name (reported to the lead)"))
 def test_s8_a_401_mid_scan_stops_the_command_naming_the_settings(dav, library,
                                                                   nextcloud_settings):
     call_command("sync_library")
+    # A change below Songs/Hostile makes the sync descend there, into the 401.
+    dav.write_file("CloneHero/Songs/Hostile/touched.txt", b"x")
     dav.fail(status=401, method="PROPFIND", path="/Songs/Hostile", depth="1", times=-1)
     with pytest.raises(CommandError, match="NEXTCLOUD_APP_PASSWORD"):
         call_command("sync_library")
