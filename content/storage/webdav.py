@@ -71,6 +71,7 @@ from requests.adapters import HTTPAdapter
 from webdav3.client import Client as Dav3Client
 from webdav3.exceptions import WebDavException
 
+from .base import AuthenticationFailed as BaseAuthenticationFailed
 from .base import (
     STAGING_FOLDER,
     AlreadyExists,
@@ -127,7 +128,7 @@ _TRANSIENT = (
 )
 
 
-class AuthenticationFailed(StorageError):
+class AuthenticationFailed(BaseAuthenticationFailed):
     """The server answered 401: wrong or revoked NEXTCLOUD_USER / NEXTCLOUD_APP_PASSWORD.
 
     Never retried; after one, the storage refuses every further request in this process."""
