@@ -60,20 +60,21 @@ def reduce_all(expert: list[Note], sections: list[int], tempo: TempoMap
     ``sections``: tick of each section start, sorted; lanes are moved per section.
     """
     tracks = {"Expert": expert}
+    used_lanes = {lane for note in expert for lane in note.lanes}
     parent = expert
     for rules in CASCADE:
-        parent = reduce(parent, len(expert), rules, sections, tempo, expert_lanes(expert))
+        parent = reduce(parent, len(expert), rules, sections, tempo, used_lanes)
         tracks[rules.name] = parent
     return tracks
 
 
-def expert_lanes(expert: list[Note]) -> set[int]:
-    return {lane for note in expert for lane in note.lanes}
-
-
 def reduce(parent: list[Note], expert_count: int, rules: Rules, sections: list[int],
            tempo: TempoMap, used_lanes: set[int]) -> list[Note]:
-    """``parent`` reduced by ``rules`` (a subset of its notes, simplified)."""
+    """``parent`` reduced by ``rules`` (a subset of its notes, simplified).
+
+    expert_count: Expert's note count (density targets are shares of it). used_lanes: the
+    lanes Expert uses, for lane consistency.
+    """
     notes = select_notes(parent, max(1, round(rules.density * expert_count)), rules.min_gap)
     notes = _move_lanes(notes, rules, sections)
     notes = [_simplify_chord(n, rules) for n in notes]
