@@ -120,8 +120,11 @@ def assign_lanes(tones_: list[Tone], groups: list[int]) -> list[int]:
 
 
 def expert_notes(onsets: list[GridOnset], tones_: list[Tone], lanes: list[int],
-                 lead: Spectrum, tempo: TempoMap) -> list[Note]:
-    """[ExpertSingle]: one note per onset, with chords and sustains decided from the audio."""
+                 lead: Spectrum, tempo: TempoMap, end_seconds: float) -> list[Note]:
+    """[ExpertSingle]: one note per onset, with chords and sustains decided from the audio.
+
+    end_seconds: the end of the audio (chart time); no sustain reaches past it.
+    """
     if not onsets:
         return []
     strengths = np.array([o.strength for o in onsets])
@@ -133,24 +136,25 @@ def expert_notes(onsets: list[GridOnset], tones_: list[Tone], lanes: list[int],
             size = 3 if tone.classes >= CHORD_CLASSES + 2 else 2
         low = min(lane, LANES - size)
         chord = tuple(range(low, low + size))
-        next_s = onsets[i + 1].seconds if i + 1 < len(onsets) else None
+        next_s = onsets[i + 1].seconds if i + 1 < len(onsets) else end_seconds
         notes.append(Note(onset.tick, chord, sustain_ticks(onset, next_s, lead, tempo),
                           onset.strength))
     return notes
 
 
-def sustain_ticks(onset: GridOnset, next_seconds: float | None, lead: Spectrum,
+def sustain_ticks(onset: GridOnset, next_seconds: float, lead: Spectrum,
                   tempo: TempoMap) -> int:
-    """Sustain length (ticks) of a note: 0 unless the sound is held for ≥ ½ beat."""
+    """Sustain length (ticks) of a note: 0 unless the sound is held for ≥ ½ beat.
+
+    next_seconds: the next note (or the end of the audio); the sustain stops before it.
+    """
     energy = lead.energy_db
     first = int(lead.frame_of(onset.seconds))
     peak = energy[first:first + 4].max()
-    last = lead.frames if next_seconds is None else int(lead.frame_of(next_seconds))
+    last = int(lead.frame_of(next_seconds))
     below = np.nonzero(energy[first:last] < peak - HOLD_DB)[0]
     end_frame = first + (int(below[0]) if below.size else last - first)
-    end_s = end_frame * lead.frame_seconds
-    if next_seconds is not None:
-        end_s = min(end_s, next_seconds - SUSTAIN_GAP_S)
+    end_s = min(end_frame * lead.frame_seconds, next_seconds - SUSTAIN_GAP_S)
     step = RESOLUTION // 4
     end_tick = int(tempo.ticks(end_s) // step) * step
     length = end_tick - onset.tick

@@ -24,11 +24,12 @@ from content.generator.onsets import Onset, detect, quantise
 from content.generator.reduce import reduce_all
 from content.generator.spectrum import HOP, analyse
 from content.generator.structure import Section, preview_start, sections, star_power
-from content.generator.tempo import (BEATS_PER_BAR, RESOLUTION, TempoMap, align_to_onsets,
+from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, track_beats)
 from content.generator.writer import chart_text, write_audio
 
 LEAD_IN_S = 2.0  # silence before the first note (scan-chart smallLeadingSilence; convention)
+END_MARGIN_S = 0.25  # no note this close to the audio's end, so the end event fits after it
 _LEAD_IN_MARGIN_S = 0.05
 MIN_BEATS = 8
 CHARTER = "chmanager"
@@ -130,10 +131,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     lead_audio = src.lead.delayed(pad_frames * HOP) if pad_frames else src.lead
     steps("building the tempo map")
     tempo = build_tempo_map(beats, downbeat)
-    grid = [o for o in quantise(raw, tempo) if o.seconds >= LEAD_IN_S]
+    audio_end_s = src.mix.seconds + pad_s
+    charted = (LEAD_IN_S, audio_end_s - END_MARGIN_S)
+    grid = [o for o in quantise(raw, tempo) if charted[0] <= o.seconds <= charted[1]]
     if not grid:
         raise GeneratorError(source, "no note onsets fit the tempo map")
-    audio_end_s = src.mix.seconds + pad_s
     end_tick = _end_tick(grid[-1].tick, tempo, audio_end_s)
     steps("finding sections")
     song_sections = sections(mix, tempo, end_tick)
@@ -141,12 +143,13 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("placing notes")
     tones = lanes_.tones(lead_audio, grid)
     groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
-    expert = lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), lead, tempo)
+    expert = lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), lead, tempo,
+                                 audio_end_s)
     steps("reducing difficulties")
     tracks = reduce_all(expert, starts, tempo)
     phrases = star_power(tracks, tempo)
     drums = {} if kit is None else drum_tracks(
-        kit, [o for o in quantise(kit_raw, tempo) if o.seconds >= LEAD_IN_S])
+        kit, [o for o in quantise(kit_raw, tempo) if charted[0] <= o.seconds <= charted[1]])
     steps("writing the chart")
     title, performer = _names(src, source, name, artist)
     end_tick = max(end_tick, *(n.tick + n.length for n in expert),
@@ -214,10 +217,10 @@ def _lead_in_frames(first_onset: float, beats: np.ndarray, downbeat: int, sr: in
 
 
 def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
-    """The ``end`` event: the bar line after the last note, but not past the audio's end."""
+    """The ``end`` event: the bar line after the last note, but not past the audio's end
+    (scan-chart's ``badEndEvent``: an end before the last note or after the song)."""
     bar = tempo.bar_ticks
-    end = (last_tick // bar + 1) * bar
-    return int(max(last_tick + RESOLUTION // 4, min(end, tempo.ticks(audio_end_s) - 1)))
+    return max(last_tick, min((last_tick // bar + 1) * bar, int(tempo.ticks(audio_end_s))))
 
 
 def _names(src: SourceAudio, source: Path, name: str | None,

@@ -170,3 +170,12 @@ def test_folder_without_stems_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no audio here")
     with pytest.raises(GeneratorError, match="no audio"):
         generate(tmp_path)
+
+
+def test_notes_up_to_the_end_of_the_audio_keep_the_end_event_valid(tmp_path: Path) -> None:
+    # Noise has onsets to its last sample: the end event must still fit inside the audio.
+    noise = np.random.default_rng(0).standard_normal(15 * SR).astype(np.float32) * 0.1
+    song = generate(write(tmp_path / "noise.wav", noise))
+    summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
+    assert [i.type for i in summary.issues if i.type in MUST_PASS | {"badEndEvent"}] == []
+    assert summary.length_ms <= song.song_length_ms
