@@ -17,6 +17,12 @@ Authoring"):
   the tail ends on the 1/16 grid at least ``SUSTAIN_GAP_S`` before the next note (scan-chart
   ``badSustainGap`` < 40 ms) and is dropped if shorter than ``MIN_SUSTAIN_S`` (``babySustain``
   < 100 ms). Otherwise length 0, because .chart sustains are never cut (§5.1).
+
+Measured with bench/bench_generator.py on rendered guitar stems: consecutive notes move in
+the same direction as the human chart's lanes 89 % of the time (median over 9 songs). Chord
+detection is weak: its precision against the human chords is close to their base rate
+(rendered single notes are already root + fifth, so pitch-class counts barely separate
+chords from single notes; iterative harmonic subtraction did no better).
 """
 from __future__ import annotations
 

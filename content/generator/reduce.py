@@ -3,13 +3,13 @@
 Rules, from chart-generation.md §5.2 (C3/RBN "Guitar and Bass Authoring", DowncharterPlus) and
 §5.3 (six official Harmonix charts), with one deliberate change:
 
-=========  ========  ==========================  =============  ===========  =============
-           density   chords                      lanes          min spacing  sustain gap
-=========  ========  ==========================  =============  ===========  =============
-Hard       0.64 ×    ≤ 2 notes, never G+O        G R Y B O      ⅓ beat       1/16 note
-Medium     0.37 ×    2 notes from GR RY YB RB GY  G R Y B        ½ beat       ¼ note
-Easy       0.22 ×    none                        G R Y          1 beat       ¼ + 1/16 note
-=========  ========  ==========================  =============  ===========  =============
+======  =======  ===========================  =========  ===========  =============
+diff    density  chords                       lanes      min spacing  sustain gap
+======  =======  ===========================  =========  ===========  =============
+Hard    0.64 ×   ≤ 2 notes, never G+O         G R Y B O  ⅓ beat       1/16 note
+Medium  0.37 ×   2 notes: GR RY YB RB GY      G R Y B    ½ beat       ¼ note
+Easy    0.22 ×   none                         G R Y      1 beat       ¼ + 1/16 note
+======  =======  ===========================  =========  ===========  =============
 
 Density is the share of Expert's note count; min spacing is the shortest distance between
 two notes (in beats, measured on the chart grid). Change: the RBN docs allow orange on Medium
