@@ -16,9 +16,10 @@
    tempo map vs the song's own tempo map, contour agreement (share of consecutive matched
    notes whose lane moves the same way as the human chart's), per difficulty notes/s, chord
    share, forbidden chords (must be 0) and minimum spacing (ms), analyse_chart issues of
-   the must-pass types, drum-chart onset F@50 vs the human Expert drums (stems mode), and
-   seconds per song warm (same process; wall and this process's CPU time, which stays
-   meaningful when other work shares the 2 cores) and cold (fresh process, mix mode).
+   the must-pass types (plus 1 if re-parsed note counts differ from the generator's),
+   drum-chart onset F@50 vs the human Expert drums (stems mode), and seconds per song
+   warm (same process; wall and this process's CPU time, which stays meaningful when other
+   work shares the 2 cores) and cold (fresh process, mix mode).
 
 Goals on the guitar stem: onset F ≥ 0.90 at ±50 ms and ≥ 0.80 at ±25 ms, |median offset|
 ≤ 10 ms, beat F ≥ 0.95; the mix is reported only.
@@ -136,6 +137,10 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     ini = dict(line.split(" = ", 1) for line in song.song_ini.splitlines()[1:] if " = " in line)
     summary = analyse_chart(song.chart_bytes, kind="chart", ini=ini)
     out["issues"] = sum(1 for i in summary.issues if i.type in MUST_PASS)
+    # Re-parsed note counts must equal what the generator says it wrote (one more "issue").
+    for instrument, counts in (("guitar", song.note_counts), ("drums", song.drum_counts)):
+        parsed = {t.difficulty: t.note_count for t in summary.tracks if t.instrument == instrument}
+        out["issues"] += parsed != {d.lower(): n for d, n in counts.items()}
     for diff, notes in song.tracks.items():
         times = [song.tempo.seconds(n.tick) for n in notes]
         span = max(times[-1] - times[0], 1e-9) if len(times) > 1 else 1.0
