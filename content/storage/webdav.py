@@ -511,22 +511,29 @@ class WebDavStorage(Storage):
         raise BadResponse(f"the server listed {href!r}, which is outside {root!r}")
 
     def _dav3_client(self) -> Dav3Client:
-        if self._dav3 is None:
-            client = Dav3Client({
-                "webdav_hostname": self.origin,
-                "webdav_root": self._root_path(),
-                "webdav_login": self.user,
-                "webdav_password": self._password,
-                "webdav_timeout": self.timeout[1],
-                "webdav_disable_check": True,
-            })
-            if not client.valid():
-                raise StorageError(f"invalid WebDAV connection options for {self.describe()}")
-            client.session = self._session  # our pool, cookie policy and Basic auth
-            client.timeout = self.timeout  # (connect, read) instead of its single number
-            client.verify = self.verify
-            self._dav3 = client
+        if self._dav3 is not None:
+            return self._dav3
+        root = self._root_path()  # may ask the server for the user id: outside the lock
+        with self._info_lock:
+            if self._dav3 is None:
+                self._dav3 = self._new_dav3_client(root)
         return self._dav3
+
+    def _new_dav3_client(self, root: str) -> Dav3Client:
+        client = Dav3Client({
+            "webdav_hostname": self.origin,
+            "webdav_root": root,
+            "webdav_login": self.user,
+            "webdav_password": self._password,
+            "webdav_timeout": self.timeout[1],
+            "webdav_disable_check": True,
+        })
+        if not client.valid():
+            raise StorageError(f"invalid WebDAV connection options for {self.describe()}")
+        client.session = self._session  # our pool, cookie policy and Basic auth
+        client.timeout = self.timeout  # (connect, read) instead of its single number
+        client.verify = self.verify
+        return client
 
     # --- the one request loop ----------------------------------------------------------------
 

@@ -133,8 +133,8 @@ def browse(request):
         raise Http404("No such folder in the library") from None
     except StorageError as error:
         return _storage_error(request, error, path)
-    folders = [e for e in entries if e.is_dir]
-    files = [e for e in entries if not e.is_dir]
+    folders = [(e, not _protected(e.path)) for e in entries if e.is_dir]
+    files = [(e, True) for e in entries if not e.is_dir]
     return render(request, "files/browse.html", {
         "path": path, "crumbs": _crumbs(path), "folders": folders, "files": files,
         "parent": path.rsplit("/", 1)[0] if "/" in path else "", "storage": storage.describe(),
