@@ -536,6 +536,13 @@ class DavServer:
 
     def _route(self, environ, start_response, method: str, path: str):
         nc = self.mode == "nc"
+        if path == "/_davserver/counts":  # for the benchmark, which runs us in a process
+            with self._lock:
+                by_method: dict[str, int] = {}
+                for seen in self.seen:
+                    by_method[seen.method] = by_method.get(seen.method, 0) + 1
+            return _json(start_response, {"total": sum(by_method.values()),
+                                          "by_method": by_method})
         if nc and path == "/status.php":
             return _json(start_response, {"installed": True, "maintenance": False,
                                           "needsDbUpgrade": False, "version": "30.0.4.1",
@@ -702,12 +709,16 @@ def _json(start_response, payload: dict):
 
 
 if __name__ == "__main__":  # manual runs: python tests/davserver.py /tmp/dav [nc|plain]
+    import logging
     import sys
+
+    logging.disable(logging.WARNING)  # wsgidav's start-up warnings about Basic auth over http
 
     server = DavServer().start()
     server.reset(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/davserver"),
                  sys.argv[2] if len(sys.argv) > 2 else "nc")
-    print(f"serving {server.url}{server.files_prefix}/ as {server.login}:{server.password}")
+    print(f"serving {server.url}{server.files_prefix}/ as {server.login}:{server.password}",
+          flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
