@@ -8,9 +8,12 @@ keeps current. Rows are never deleted by a sync: a song whose folder disappeared
 from __future__ import annotations
 
 import re
+import time
 
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 RICH_TEXT_TAG = re.compile(r"<[^<>]*>")
 
@@ -243,3 +246,104 @@ class LibraryFolder(models.Model):
     path = models.CharField(max_length=1024, unique=True)
     etag = models.CharField(max_length=128, blank=True)
     fileid = models.CharField(max_length=64, blank=True)
+
+
+class Job(models.Model):
+    """One piece of long work run outside the web request (content/library/jobs.py runs it).
+
+    ``arguments`` and ``result`` hold JSON only, so the same record can later be handed to a
+    django.tasks task. Progress is ``progress_current`` of ``progress_total`` steps with a
+    message; ``heartbeat_at`` is refreshed while a worker runs the job, so a job whose worker
+    died can be told from a slow one. ``cancel_requested`` is the flag a running job checks
+    between steps.
+    """
+
+    class Kind(models.TextChoices):
+        GENERATE = "generate", "Generate a chart"
+        IMPORT = "import", "Import songs"
+        SYNC = "sync", "Sync the library"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED_STATES = (State.DONE, State.FAILED, State.CANCELLED)
+    # Progress writes closer together than this (seconds) are skipped: a job may report
+    # thousands of steps, and each write is a database round trip.
+    PROGRESS_INTERVAL = 0.5
+
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="jobs", help_text="Who started it (none for cron)")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED,
+                             db_index=True)
+    progress_current = models.IntegerField(default=0)
+    progress_total = models.IntegerField(default=0)
+    progress_message = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Last sign of life from the worker")
+    cancel_requested = models.BooleanField(default=False)
+    arguments = models.JSONField(default=dict, blank=True,
+                                 help_text="What the job works on (JSON only)")
+    result_song = models.ForeignKey(Song, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="The song the job made")
+    result = models.JSONField(default=dict, blank=True, help_text="Summary of the outcome")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.state})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("job_detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in self.FINISHED_STATES
+
+    @property
+    def percent(self) -> int:
+        """Progress as a whole percentage (100 once done, 0 before the total is known)."""
+        if self.state == self.State.DONE:
+            return 100
+        if self.progress_total <= 0:
+            return 0
+        return max(0, min(100, round(100 * self.progress_current / self.progress_total)))
+
+    def set_progress(self, current: int, total: int, message: str = "", *,
+                     force: bool = False) -> bool:
+        """Save progress (``current`` of ``total`` steps, ``message``) and the heartbeat.
+
+        Writes only those columns, with one UPDATE, and at most once per
+        ``PROGRESS_INTERVAL`` seconds unless ``force``; the first call always writes.
+        Returns True if it wrote. The instance's fields follow the written values.
+        """
+        now = time.monotonic()
+        last = getattr(self, "_progress_written", None)
+        if not force and last is not None and now - last < self.PROGRESS_INTERVAL:
+            return False
+        self._progress_written = now
+        self.progress_current, self.progress_total = current, total
+        self.progress_message = message[:255]
+        self.heartbeat_at = timezone.now()
+        Job.objects.filter(pk=self.pk).update(
+            progress_current=self.progress_current, progress_total=self.progress_total,
+            progress_message=self.progress_message, heartbeat_at=self.heartbeat_at)
+        return True
+
+    def beat(self) -> None:
+        """Refresh ``heartbeat_at`` only (the worker is alive, no new progress)."""
+        self.heartbeat_at = timezone.now()
+        Job.objects.filter(pk=self.pk).update(heartbeat_at=self.heartbeat_at)
+
+    def cancel_is_requested(self) -> bool:
+        """Whether someone asked to cancel, read fresh from the database."""
+        return Job.objects.filter(pk=self.pk, cancel_requested=True).exists()
