@@ -1,0 +1,82 @@
+"""``manage.py generate_chart AUDIO_OR_STEM_FOLDER [--name N --artist A] (--out DIR | --import)``
+
+Generates a Clone Hero chart from an audio file or a folder of stems and prints the tempo,
+the note count of each difficulty and the seconds taken. ``--out DIR`` writes the song
+folder (notes.chart, song.ini, audio) into DIR itself; ``--import`` adds it to the library
+through the same import as uploads. Unusable audio is a CommandError naming the file.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
+
+
+class Command(BaseCommand):
+    help = ("Generate a Clone Hero chart (Expert to Easy guitar; drums with a drum stem) from "
+            "an audio file (ogg, opus, mp3, wav, flac) or a folder of stems (song.ogg, "
+            "guitar.ogg, drums.ogg ...), and write it to a folder or import it into the library.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("source", type=Path, metavar="AUDIO_OR_STEM_FOLDER")
+        parser.add_argument("--name", help="song name (default: the audio's tags or file name)")
+        parser.add_argument("--artist", help="artist (default: the audio's tags)")
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--out", type=Path, metavar="DIR",
+                           help="write the song folder into DIR (created if missing)")
+        where.add_argument("--import", dest="import_", action="store_true",
+                           help="import the song into the library (local folder or Nextcloud)")
+
+    def handle(self, *args, source: Path, name: str | None, artist: str | None,
+               out: Path | None, import_: bool, **options):
+        # Imported here, not at module level: the generator's imports take seconds, which
+        # --help and argument errors need not wait for.
+        from content.generator import GeneratorError, generate, write_song_folder
+        from content.library.generation import song_generate, song_summary
+        from content.storage import library_storage
+
+        if not source.exists():
+            raise CommandError(f"{source}: no such file or folder")
+        started = time.perf_counter()
+        summary: dict = {}
+        try:
+            if out is not None:
+                song = generate(source, name=name, artist=artist)
+                summary = song_summary(song)
+                folder = write_song_folder(song, out)
+                outcome = f"wrote {folder}"
+            else:
+                result = song_generate(audio=source, name=name, artist=artist,
+                                       storage=library_storage(),
+                                       on_generated=lambda s: summary.update(song_summary(s)))
+                if result.status == "rejected":
+                    raise CommandError(f"{source}: the generated song was not imported: "
+                                       f"{result.reason}")
+                outcome = (f"imported as {result.song_path} (song {result.song_id})"
+                           if result.status == "imported" else
+                           f"not imported, a duplicate: {result.reason}")
+        except GeneratorError as error:
+            raise CommandError(str(error)) from None
+        except FileExistsError as error:
+            raise CommandError(f"{error}; choose an empty --out folder") from None
+        self._print(summary, time.perf_counter() - started)
+        self.stdout.write(outcome)
+
+    def _print(self, summary: dict, seconds: float) -> None:
+        self.stdout.write(f"{summary['artist']} - {summary['name']}")
+        tempo = f"tempo: {summary['bpm']:g} BPM"
+        if summary["tempo_markers"] > 1:
+            tempo += (f" (range {summary['bpm_min']:g}-{summary['bpm_max']:g} BPM, "
+                      f"{summary['tempo_markers']} tempo markers)")
+        self.stdout.write(tempo)
+        for label, counts in (("guitar", summary["note_counts"]),
+                              ("drums", summary["drum_counts"])):
+            if counts:
+                self.stdout.write(f"{label} notes: " + ", ".join(
+                    f"{d} {counts[d]}" for d in DIFFICULTIES if d in counts))
+        self.stdout.write(f"sections: {summary['sections']}, star power phrases: "
+                          f"{summary['star_power']}, lead-in {summary['lead_in_s']:.2f} s")
+        self.stdout.write(f"seconds: {seconds:.1f} (generator {summary['seconds']:.1f})")
