@@ -24,3 +24,15 @@ urlpatterns += [
     path("files/import", nextcloud_views.import_folder, name="files_import"),
     path("files/<slug:kind>/", nextcloud_views.assets, name="files_assets"),
 ]
+
+# Chart generator and jobs (issue 5; content/views/generator.py, content/views/jobs.py).
+from content.views import generator as generator_views  # noqa: E402
+from content.views import jobs as job_views  # noqa: E402
+
+urlpatterns += [
+    path("generate/", generator_views.generator, name="generator"),
+    path("jobs/", job_views.job_list, name="job_list"),
+    path("jobs/<int:pk>/", job_views.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/status", job_views.job_status, name="job_status"),
+    path("jobs/<int:pk>/cancel", job_views.job_cancel, name="job_cancel"),
+]
