@@ -1,0 +1,234 @@
+"""The Generator page and the Jobs pages: upload audio, a job runs in a worker thread, its page
+polls the status endpoint until the song is in the library.
+
+These tests use real worker threads, so they run on a transactional database (the thread's
+own connection must see the committed job); ``workers`` records each thread to join it.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from content.library import jobs
+from content.models import Job, Song
+from content.views import generator as generator_view
+from tests.synthaudio import click_track, write_audio
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def click_ogg(tmp_path_factory) -> bytes:
+    """A 24 s click-and-tone track at 140 BPM, as Ogg Vorbis bytes."""
+    samples, _ = click_track(bpm=140.0, seconds=24.0)
+    return write_audio(tmp_path_factory.mktemp("audio") / "click.ogg", samples).read_bytes()
+
+
+@pytest.fixture
+def library(tmp_path, settings) -> Path:
+    """An empty library folder (LIBRARY_ROOT) and SCRATCH_ROOT beside it."""
+    root = tmp_path / "library"
+    root.mkdir()
+    settings.LIBRARY_ROOT = root
+    settings.SCRATCH_ROOT = tmp_path / "scratch"
+    return root
+
+
+@pytest.fixture
+def workers(monkeypatch):
+    """Job threads started during the test, joined at its end (none outlives the test's
+    database)."""
+    started = []
+    real_launch = jobs.launch
+
+    def launch(job_id):
+        thread = real_launch(job_id)
+        started.append(thread)
+        return thread
+
+    monkeypatch.setattr(jobs, "launch", launch)
+    yield started
+    for thread in started:
+        thread.join(timeout=60)
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Jobs are recorded but never launched (they stay queued): ids in the list."""
+    queued = []
+    monkeypatch.setattr(jobs, "launch", queued.append)
+    return queued
+
+
+def upload(client, *files, **fields):
+    return client.post(reverse("generator"), {"audio": list(files), **fields})
+
+
+def wait_until_finished(client, job: Job, timeout: float = 90.0) -> dict:
+    """Poll the job's status endpoint as the page's script does, until the job ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(reverse("job_status", args=[job.pk]))
+        assert response.status_code == 200 and response["Content-Type"] == "application/json"
+        status = response.json()
+        if status["finished"] or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def scratch_is_empty(library: Path) -> bool:
+    scratch = library.parent / "scratch"
+    return not scratch.exists() or not any(scratch.iterdir())
+
+
+def test_upload_runs_a_job_that_ends_on_the_new_song(editor_client, library, workers, click_ogg):
+    page = editor_client.get(reverse("generator")).content.decode()
+    assert 'type="file"' in page and "multiple" in page and ".opus" in page
+    response = upload(editor_client, SimpleUploadedFile("Click Song.ogg", click_ogg),
+                      artist="Synth Band")
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert job.kind == "generate" and job.user.username == "editor"
+
+    detail = editor_client.get(job.get_absolute_url()).content.decode()
+    assert 'id="job-bar"' in detail and reverse("job_status", args=[job.pk]) in detail
+
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "done", status["error"]
+    assert status["percent"] == 100 and status["result"]["status"] == "imported"
+    song = Song.objects.get()
+    # No name given and no tags: the uploaded file's name, kept readable.
+    assert song.name == "Click Song" and song.artist == "Synth Band"
+    assert song.path == "Songs/Synth Band/Click Song"
+    assert status["song_url"] == song.get_absolute_url()
+    song_page = editor_client.get(status["song_url"])
+    assert song_page.status_code == 200
+    assert b"<audio" in song_page.content and b"Expert" in song_page.content
+    assert (library / song.path / "notes.chart").is_file()
+    assert scratch_is_empty(library)
+    # The finished job's page links the song; the list shows the job.
+    assert song.get_absolute_url() in editor_client.get(job.get_absolute_url()).content.decode()
+    listing = editor_client.get(reverse("job_list")).content.decode()
+    assert job.get_absolute_url() in listing and "Click Song.ogg" in listing
+
+
+def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, library, workers,
+                                                             click_ogg):
+    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg),
+                      SimpleUploadedFile("Song.ogg", click_ogg), name="Stems", artist="Synth")
+    assert response.status_code == 302
+    status = wait_until_finished(editor_client, Job.objects.get())
+    assert status["state"] == "done", status["error"]
+    song = Song.objects.get()
+    assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
+
+
+def test_not_audio_ends_as_a_failed_job_naming_the_file(editor_client, library, workers):
+    response = upload(editor_client, SimpleUploadedFile("holiday.ogg", b"just some text\n" * 500))
+    job = Job.objects.get()
+    assert response.status_code == 302
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "failed" and status["song_url"] is None
+    assert status["error"].startswith("holiday.ogg: ")
+    assert "scratch" not in status["error"]  # no server paths in what users read
+    assert "holiday.ogg: " in editor_client.get(job.get_absolute_url()).content.decode()
+    assert not Song.objects.exists() and scratch_is_empty(library)
+
+
+def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library, held):
+    response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
+    assert response.status_code == 200
+    assert "notes.txt: not an audio file" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("a.ogg", b"x"),
+                      SimpleUploadedFile("b.ogg", b"x"))
+    assert "a.ogg: several files must be stems" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("drums.ogg", b"x"),
+                      SimpleUploadedFile("DRUMS.wav", b"x"))
+    assert "are the same stem" in response.content.decode()
+    assert not Job.objects.exists() and held == [] and scratch_is_empty(library)
+
+
+def test_generator_and_jobs_are_for_editors(editor_client, viewer, library, held):
+    viewer_client = Client()  # not the `client` fixture: editor_client is that one
+    viewer_client.force_login(viewer)
+    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"))
+    job = Job.objects.get()
+    urls = [reverse("generator"), reverse("job_list"), job.get_absolute_url(),
+            reverse("job_status", args=[job.pk])]
+    for url in urls:
+        assert viewer_client.get(url).status_code == 403
+    assert upload(viewer_client, SimpleUploadedFile("song.ogg", b"x")).status_code == 403
+    assert viewer_client.post(reverse("job_cancel", args=[job.pk])).status_code == 403
+    assert Job.objects.count() == 1
+    assert "Generate</a>" not in viewer_client.get(reverse("dashboard")).content.decode()
+    nav = editor_client.get(reverse("dashboard")).content.decode()
+    assert f'href="{reverse("generator")}"' in nav and f'href="{reverse("job_list")}"' in nav
+    assert Client().get(reverse("generator"))["Location"].startswith(reverse("login"))
+
+
+def test_cancel_a_queued_job(editor_client, library, held, click_ogg):
+    upload(editor_client, SimpleUploadedFile("song.ogg", click_ogg))
+    job = Job.objects.get()
+    folder = jobs.scratch_path(job.arguments["scratch"])
+    assert job.state == "queued" and held == [job.pk] and (folder / "song.ogg").is_file()
+    response = editor_client.post(reverse("job_cancel", args=[job.pk]), follow=True)
+    assert b"Job cancelled." in response.content
+    job.refresh_from_db()
+    assert job.state == "cancelled" and not folder.exists()
+    jobs.job_run(job.pk)  # a worker reaching it later leaves it alone
+    job.refresh_from_db()
+    assert job.state == "cancelled" and not Song.objects.exists()
+
+
+def slow_job(*, arguments, progress):
+    """Stands in for the generator: reports progress for up to 20 s."""
+    for step in range(400):
+        progress(step, 400, "working")
+        time.sleep(0.05)
+    return {}
+
+
+def test_cancel_a_running_job(editor_client, library, workers, monkeypatch, django_user_model):
+    monkeypatch.setitem(jobs.JOB_FUNCTIONS, Job.Kind.GENERATE,
+                        "tests.web.test_generator_page.slow_job")
+    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"))
+    job = Job.objects.get()
+    deadline = time.monotonic() + 10
+    while Job.objects.get(pk=job.pk).state != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Another editor may watch the job but not stop it; its starter can.
+    other = django_user_model.objects.create_user("other", password="pw-other-123")
+    other.user_permissions.set(User.objects.get(username="editor").user_permissions.all())
+    editor_client.force_login(other)
+    assert b"Cancel job" not in editor_client.get(job.get_absolute_url()).content
+    assert editor_client.post(reverse("job_cancel", args=[job.pk])).status_code == 403
+    editor_client.force_login(User.objects.get(username="editor"))
+    response = editor_client.post(reverse("job_cancel", args=[job.pk]), follow=True)
+    assert b"the job stops at its next step" in response.content
+    status = wait_until_finished(editor_client, job, timeout=10)
+    assert status["state"] == "cancelled" and status["cancel_requested"]
+    assert scratch_is_empty(library)
+
+
+def test_a_job_whose_worker_died_shows_as_failed(editor_client, library, held):
+    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"))
+    job = Job.objects.get()
+    long_ago = job.created_at - jobs.STALE_AFTER * 2
+    Job.objects.filter(pk=job.pk).update(state="running", started_at=long_ago,
+                                         heartbeat_at=long_ago)
+    status = editor_client.get(reverse("job_status", args=[job.pk])).json()
+    assert status["state"] == "failed" and "stopped without finishing" in status["error"]
+    assert scratch_is_empty(library)
+
+
+def test_the_page_lists_match_the_generator():
+    from content.generator import audio
+
+    assert generator_view.AUDIO_EXTENSIONS == audio.AUDIO_EXTENSIONS
+    assert generator_view.STEM_NAMES == audio.STEM_NAMES
