@@ -19,7 +19,7 @@ Authoring"):
   < 100 ms). Otherwise length 0, because .chart sustains are never cut (§5.1).
 
 Measured with bench/bench_generator.py on rendered guitar stems: consecutive notes move in
-the same direction as the human chart's lanes 89 % of the time (median over 9 songs). Chord
+the same direction as the human chart's lanes 91 % of the time (median over 9 songs). Chord
 detection is weak: its precision against the human chords is close to their base rate
 (rendered single notes are already root + fifth, so pitch-class counts barely separate
 chords from single notes; iterative harmonic subtraction did no better).
