@@ -135,7 +135,7 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
-# --- Nextcloud WebDAV (issue 4) ------------------------------------------------------------
+# --- Nextcloud WebDAV -----------------------------------------------------------------------
 # When NEXTCLOUD_URL is set the library lives on Nextcloud at
 # <NEXTCLOUD_URL>/remote.php/dav/files/<user id>/<NEXTCLOUD_ROOT>/ (content/storage/webdav.py);
 # unset, the local folder LIBRARY_ROOT stays the embedded default.
@@ -159,3 +159,7 @@ if NEXTCLOUD_URL:
     SONGS_FOLDER = NEXTCLOUD_SONGS_FOLDER
     # Django's storage API on the same server, for file fields that need it.
     STORAGES["nextcloud"] = {"BACKEND": "content.storage.django_storage.NextcloudStorage"}
+
+# The folder sync_library scans: the whole local library, or only the songs folder on
+# Nextcloud, whose chmanager root also holds Backgrounds, Colors and Highways.
+SYNC_FOLDER = env.str("SYNC_FOLDER", default=SONGS_FOLDER if NEXTCLOUD_URL else "")

@@ -71,9 +71,10 @@ class _Walk:
 class LibrarySync:
     """One run. Use ``library_sync()``; this class only keeps the run's state together."""
 
-    def __init__(self, *, storage: Storage, full: bool, dry_run: bool, confirm_removals: bool,
-                 progress: Progress | None):
+    def __init__(self, *, storage: Storage, folder: str, full: bool, dry_run: bool,
+                 confirm_removals: bool, progress: Progress | None):
         self.storage = storage
+        self.folder = folder
         self.full = full
         self.dry_run = dry_run
         self.confirm_removals = confirm_removals
@@ -91,14 +92,18 @@ class LibrarySync:
         requests_before = getattr(self.storage, "requests_made", 0)
         bytes_before = getattr(self.storage, "bytes_downloaded", 0)
         try:
-            root = self.storage.stat("")
+            root = self.storage.stat(self.folder)
             use_etags = self.storage.propagates_folder_etags and not self.full
-            stored_root = LibraryFolder.objects.filter(path="").values_list("etag", flat=True).first()
+            stored_root = (LibraryFolder.objects.filter(path=self.folder)
+                           .values_list("etag", flat=True).first())
             if use_etags and root.etag and stored_root == root.etag:
-                self.run.unchanged = Song.objects.present().count()
+                self.run.unchanged = self._present_songs().count()
             else:
                 self._load_known()
                 self._walk(root, use_etags)
+                self.run.unchanged += sum(
+                    1 for path, song in self.songs_by_path.items()
+                    if song.removed_at is None and any(_under(path, k) for k in self.walk.skipped))
                 self._read_changed()
                 self._mark_removed()
                 if not self.dry_run:
@@ -114,6 +119,10 @@ class LibrarySync:
             self.run.finished_at = timezone.now()
             self.run.save()
         return self.run
+
+    def _present_songs(self):
+        songs = Song.objects.present()
+        return songs.filter(path__startswith=f"{self.folder}/") if self.folder else songs
 
     def _load_known(self) -> None:
         # One query for the whole library: the walk then decides per folder from memory.
@@ -146,7 +155,7 @@ class LibrarySync:
     def _classify(self, folder: Entry, children: list[Entry], use_etags: bool) -> list[Entry]:
         """Handle one listed collection; return the sub-collections still to list."""
         files = [c for c in children if not c.is_dir]
-        if folder.path and is_song_folder([f.name for f in files]):
+        if folder.path != self.folder and is_song_folder([f.name for f in files]):
             self._song_found(folder.path, folder, files, is_sng=False)
             return []  # nothing below a song folder is searched (scan-chart, Bridge)
         self.walk.folders[folder.path] = folder
@@ -235,7 +244,8 @@ class LibrarySync:
     # --- removals and folder ETags --------------------------------------------------------------
     def _mark_removed(self) -> None:
         kept = self.walk.skipped + self.walk.failed
-        present = [p for p, s in self.songs_by_path.items() if s.removed_at is None]
+        present = [p for p, s in self.songs_by_path.items()
+                   if s.removed_at is None and _under(p, self.folder)]
         gone = [p for p in present
                 if p not in self.walk.seen and not any(_under(p, k) for k in kept)
                 and self.songs_by_path[p].pk not in self.moved]
@@ -263,14 +273,19 @@ class LibrarySync:
         if not broken:
             listed = set(self.walk.folders)
             stale = [p for p in self.folder_etags
-                     if p not in listed and not any(_under(p, s) for s in self.walk.skipped)]
+                     if p not in listed and _under(p, self.folder)
+                     and not any(_under(p, s) for s in self.walk.skipped)]
             LibraryFolder.objects.filter(path__in=stale).delete()
 
 
-def library_sync(*, storage: Storage, full: bool = False, dry_run: bool = False,
-                 confirm_removals: bool = False, progress: Progress | None = None) -> SyncRun:
+def library_sync(*, storage: Storage, folder: str | None = None, full: bool = False,
+                 dry_run: bool = False, confirm_removals: bool = False,
+                 progress: Progress | None = None) -> SyncRun:
     """Run one sync of ``storage`` into the database and return its SyncRun record.
 
+    folder: the library-relative folder to scan (default ``settings.SYNC_FOLDER``: the whole
+    local library, or the Songs folder on Nextcloud, whose root also holds backgrounds,
+    colors and highways); songs outside it are left alone.
     full: read every song again, ignoring fingerprints and stored ETags.
     dry_run: read and count, write nothing to the database.
     progress: called as ``progress(current, total, message)``; total is 0 while walking.
@@ -278,5 +293,6 @@ def library_sync(*, storage: Storage, full: bool = False, dry_run: bool = False,
     StorageError (e.g. authentication failed) when the storage cannot be read at all.
     """
     with exclusive_lock("sync_library"):
-        return LibrarySync(storage=storage, full=full, dry_run=dry_run,
+        folder = settings.SYNC_FOLDER if folder is None else folder
+        return LibrarySync(storage=storage, folder=folder.strip("/"), full=full, dry_run=dry_run,
                            confirm_removals=confirm_removals, progress=progress).execute()
