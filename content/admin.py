@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from content.library.selectors import INSTRUMENTS
 from content.library.songs import song_rescan
-from content.models import ChartTrack, Song, SongFile, SongIssue, SyncRun
+from content.models import ChartTrack, Job, Song, SongFile, SongIssue, SyncRun
 from content.storage import library_storage
 from content.storage.base import StorageError
 
@@ -150,15 +150,11 @@ class SongAdmin(admin.ModelAdmin):
         self.message_user(request, f"Restored {count} song{'s' if count != 1 else ''}.")
 
 
-@admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ("started_at", "finished_at", "storage", "full", "dry_run", "added", "updated",
-                    "moved", "removed", "unchanged", "issues", "errors", "seconds")
-    list_filter = ("full", "dry_run")
-    date_hierarchy = "started_at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the app writes itself (sync runs, jobs): shown, never edited by hand."""
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in SyncRun._meta.fields]
+        return [f.name for f in self.model._meta.fields]
 
     def has_add_permission(self, request):
         return False
@@ -168,3 +164,19 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "finished_at", "storage", "full", "dry_run", "added", "updated",
+                    "moved", "removed", "unchanged", "issues", "errors", "seconds")
+    list_filter = ("full", "dry_run")
+    date_hierarchy = "started_at"
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "state", "user", "progress_message", "created_at", "finished_at")
+    list_filter = ("kind", "state")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_safe
 from loguru import logger
 
 from content.storage import library_storage
+from content.storage.webdav import nextcloud_status
 
 
 @cache
@@ -29,13 +30,21 @@ def app_version() -> str:
 @never_cache
 @require_safe
 def health(request):
-    """``{"status": "ok"|"error", "database": bool, "library": bool, "version": str}``,
-    HTTP 200 when both are reachable, else 503. Details go to the log, not to anonymous
+    """``{"status": "ok"|"error", "database": bool, "library": bool, "version": str}``, plus
+    ``"nextcloud": {"reachable": bool, "user_id": str | None}`` when the library is on
+    Nextcloud (its status is cached for a few seconds, so polling costs the server little).
+    HTTP 200 when everything is reachable, else 503. Details go to the log, not to anonymous
     callers."""
-    checks = {"database": _database_ok(), "library": _library_ok()}
+    nextcloud = nextcloud_status()
+    if nextcloud["configured"]:
+        checks = {"database": _database_ok(), "library": nextcloud["ok"]}
+        extra = {"nextcloud": {"reachable": nextcloud["reachable"], "user_id": nextcloud["user_id"]}}
+    else:
+        checks = {"database": _database_ok(), "library": _library_ok()}
+        extra = {}
     ok = all(checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", **checks, "version": app_version()},
-                        status=200 if ok else 503)
+    return JsonResponse({"status": "ok" if ok else "error", **checks, **extra,
+                         "version": app_version()}, status=200 if ok else 503)
 
 
 def _database_ok() -> bool:

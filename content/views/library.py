@@ -8,6 +8,7 @@ from django.shortcuts import render
 from content.forms import SongFilterForm
 from content.library import selectors
 from content.models import DIFF_KEYS, Song
+from content.storage.webdav import nextcloud_status
 
 from .access import can_edit
 
@@ -20,6 +21,7 @@ def dashboard(request):
         "stats": selectors.library_stats(),
         "recent": selectors.recent_songs(limit=8),
         "issue_types": selectors.issue_type_counts(limit=8),
+        "nextcloud": nextcloud_status(),
     })
 
 

@@ -116,3 +116,15 @@ def test_status_of_an_unreachable_server(settings):
     settings.NEXTCLOUD_RETRIES = 0
     status = nextcloud_status()
     assert status["configured"] and not status["reachable"] and "connection failed" in status["error"]
+
+
+@pytest.mark.django_db
+def test_health_and_the_dashboard_show_nextcloud_and_its_user_id(nc, nextcloud_settings, client,
+                                                                   django_user_model):
+    health = client.get("/health").json()
+    assert health["nextcloud"] == {"reachable": True, "user_id": nc.user_id}
+    assert health["library"] is True
+
+    client.force_login(django_user_model.objects.create_user("viewer", password="x"))
+    page = client.get("/").content.decode()
+    assert "Nextcloud" in page and nc.user_id in page and 'href="/files/' in page
