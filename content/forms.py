@@ -222,6 +222,17 @@ class MultipleFileField(forms.FileField):
         return [super().clean(data, initial)]
 
 
+def within_upload_limit(files: list) -> list:
+    """``files`` if together they fit ``settings.IMPORT_MAX_UPLOAD_BYTES``, else a
+    ValidationError giving both sizes."""
+    total = sum(upload.size for upload in files)
+    limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    if total > limit:
+        raise forms.ValidationError(
+            f"The upload is {filesizeformat(total)}; the limit is {filesizeformat(limit)}.")
+    return files
+
+
 class UploadForm(forms.Form):
     """One or more archives (.zip, .7z, .rar) or .sng files, at most
     ``settings.IMPORT_MAX_UPLOAD_BYTES`` together. (The field is not called ``files``:
@@ -238,12 +249,49 @@ class UploadForm(forms.Form):
                 raise forms.ValidationError(
                     f"{upload.name}: not an archive or .sng file (accepted: "
                     f"{', '.join(ARCHIVE_SUFFIXES)}).")
-        total = sum(upload.size for upload in files)
-        limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        if total > limit:
-            raise forms.ValidationError(
-                f"The upload is {filesizeformat(total)}; the limit is {filesizeformat(limit)}.")
-        return files
+        return within_upload_limit(files)
+
+
+# The generator's own lists (content.generator.audio: AUDIO_EXTENSIONS, STEM_NAMES), copied
+# because importing the generator costs seconds of numpy/librosa start-up in the web process;
+# tests/web/test_generator_page.py checks that they match.
+AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
+STEM_NAMES = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1", "vocals_2",
+              "drums", "drums_1", "drums_2", "drums_3", "drums_4", "crowd", "preview")
+
+
+class GeneratorForm(forms.Form):
+    """One audio file, or several stems named like Clone Hero's (guitar.ogg, drums.ogg,
+    song.ogg ...), at most ``IMPORT_MAX_UPLOAD_BYTES`` together; optional name and artist."""
+
+    audio = MultipleFileField(
+        label="Audio", error_messages={"required": "Choose an audio file, or several stems."},
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(AUDIO_EXTENSIONS)}))
+    name = forms.CharField(required=False, max_length=200,
+                           help_text="Leave empty to take it from the file's tags.")
+    artist = forms.CharField(required=False, max_length=200,
+                             help_text="Leave empty to take it from the file's tags.")
+
+    def clean_audio(self):
+        files = self.cleaned_data["audio"]
+        for upload in files:
+            if PurePath(upload.name).suffix.lower() not in AUDIO_EXTENSIONS:
+                raise forms.ValidationError(
+                    f"{upload.name}: not an audio file the generator takes "
+                    f"({', '.join(AUDIO_EXTENSIONS)}).")
+        if len(files) > 1:
+            seen: dict[str, str] = {}
+            for upload in files:
+                stem = PurePath(upload.name).stem.lower()
+                if stem not in STEM_NAMES:
+                    raise forms.ValidationError(
+                        f"{upload.name}: several files must be stems named like Clone Hero's "
+                        f"({', '.join(STEM_NAMES[:6])} …), e.g. guitar.ogg and song.ogg.")
+                if stem in seen:
+                    raise forms.ValidationError(
+                        f"{seen[stem]} and {upload.name} are the same stem; upload one of them.")
+                seen[stem] = upload.name
+        return within_upload_limit(files)
 
 
 class SongFilterForm(forms.Form):

@@ -21,7 +21,7 @@ from loguru import logger
 
 from content.formats.scan import FolderScan, is_song_folder, scan_folder, scan_sng, skip_dir
 from content.models import Song
-from content.storage.base import Entry, Storage, StorageError, join
+from content.storage.base import Storage, StorageError, join
 
 from . import archives
 from .naming import safe_component, with_suffix

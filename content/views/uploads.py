@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.text import get_valid_filename
@@ -22,7 +21,7 @@ from content.forms import UploadForm
 from content.library.imports import songs_import
 from content.storage import library_storage
 
-from .access import editor_required
+from .access import body_too_large, editor_required
 
 SESSION_KEY = "upload_results"
 KEEP_RESULTS = 5
@@ -33,10 +32,8 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 def upload(request):
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
     if request.method == "POST":
-        # Refuse an oversized body before Django reads it to disk.
-        if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 1024 * 1024:
-            return HttpResponse(f"The upload is larger than the limit of {limit} bytes.",
-                                status=413, content_type="text/plain; charset=utf-8")
+        if (refused := body_too_large(request)) is not None:
+            return refused
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             results = _import_uploads(form.cleaned_data["archives"])

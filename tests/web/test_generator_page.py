@@ -15,9 +15,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from content import forms
 from content.library import jobs
 from content.models import Job, Song
-from content.views import generator as generator_view
 from tests.synthaudio import click_track, write_audio
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -230,5 +230,5 @@ def test_a_job_whose_worker_died_shows_as_failed(editor_client, library, held):
 def test_the_page_lists_match_the_generator():
     from content.generator import audio
 
-    assert generator_view.AUDIO_EXTENSIONS == audio.AUDIO_EXTENSIONS
-    assert generator_view.STEM_NAMES == audio.STEM_NAMES
+    assert forms.AUDIO_EXTENSIONS == audio.AUDIO_EXTENSIONS
+    assert forms.STEM_NAMES == audio.STEM_NAMES

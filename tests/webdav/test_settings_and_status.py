@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
-from django.utils.deconstruct import deconstructible  # noqa: F401  (documents the contract)
 
 from content.storage import library_storage
 from content.storage.django_storage import NextcloudStorage
