@@ -17,20 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from benchdb import django_on, sample_library
+
 
 
 def build_library(out: Path, copies: int) -> int:
-    base = out / "base"
-    subprocess.run([sys.executable, str(SHARED / "tools" / "build_sample_library.py"), str(base)],
-                   check=True, capture_output=True)
+    base = sample_library(out / "base")
     songs = out / "library" / "Songs"
     for n in range(copies):
         shutil.copytree(base, songs / f"copy{n:02d}")
@@ -51,24 +47,11 @@ def main() -> None:
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/chmanager_bench")
     args = parser.parse_args()
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chmanager.settings"
-    sys.path.insert(0, str(REPO))
-    name = args.database_url.rsplit("/", 1)[-1]
-    if args.database_url.startswith("postgres"):
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], capture_output=True)
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    django_on(args.database_url)
     from content.library.sync import library_sync
     from content.models import Song
     from content.storage.local import LocalStorage
 
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
     with tempfile.TemporaryDirectory() as tmp:
         count = build_library(Path(tmp), args.copies)
         root = Path(tmp) / "library"

@@ -33,17 +33,16 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchdb import django_on, sample_library
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 USER, PASSWORD, ROOT = "alice", "app-pass-1234", "CloneHero"
 
 
 def build_library(work: Path, home: Path, songs: int) -> tuple[int, int]:
     """Sample songs copied under numbered artists into ``home/CloneHero/Songs``; returns
     (song folders, folders in all)."""
-    base = work / "base"
-    subprocess.run([sys.executable, str(SHARED / "tools" / "build_sample_library.py"), str(base)],
-                   check=True, capture_output=True)
+    base = sample_library(work / "base")
     sources = sorted(p.parent for p in base.rglob("song.ini"))
     target = home / ROOT / "Songs"
     audio = os.urandom(8 * 1024)
@@ -143,24 +142,10 @@ def main() -> None:
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/chmanager_bench_webdav")
     args = parser.parse_args()
-    os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "chmanager.settings"
-    os.environ.pop("NEXTCLOUD_URL", None)
-    sys.path.insert(0, str(REPO))
-    name = args.database_url.rsplit("/", 1)[-1]
-    if args.database_url.startswith("postgres"):
-        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", name], capture_output=True)
-
-    import django
-    from django.core.management import call_command
-
-    django.setup()
+    django_on(args.database_url)
     from content.library.sync import library_sync
     from content.storage.webdav import WebDavStorage
 
-    call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
     with tempfile.TemporaryDirectory(prefix="bench-webdav-") as tmp:
         root = Path(tmp) / "server"
         home = root / "files" / USER
