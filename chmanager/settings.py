@@ -107,6 +107,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=100)
 # --- The library ---------------------------------------------------------------------------
 LIBRARY_ROOT = env.path("LIBRARY_ROOT", default=DATA_DIR / "library")
 SONGS_FOLDER = env.str("SONGS_FOLDER", default="Songs")
+if "LIBRARY_ROOT" not in env.ENVIRON:
+    # The embedded default is made on a first run; a configured root is never created, so an
+    # unmounted disk shows as unreachable instead of as an empty library.
+    (Path(LIBRARY_ROOT) / SONGS_FOLDER).mkdir(parents=True, exist_ok=True)
 SCRATCH_ROOT = env.path("SCRATCH_ROOT", default=DATA_DIR / "scratch")
 # A sync that would mark more than this share of the library removed stops without changing
 # anything unless run with --confirm-removals (an empty listing is more likely a fault).
