@@ -15,6 +15,7 @@ from content.formats.songini import SongIni, is_valid_key
 from content.models import COLUMN_KEYS, Song, SongFile
 from content.storage.base import NotFound, PreconditionFailed, Storage, StorageError, join
 
+from .searchwords import search_words_add
 from .songs import song_rescan
 
 SONG_INI = "song.ini"
@@ -114,6 +115,7 @@ def song_ini_update(*, song: Song, changes: Mapping[str, str | None], storage: S
             SongFile.objects.update_or_create(
                 song=song, name=ini_name,
                 defaults={"size": entry.size, "mtime": entry.mtime, "etag": entry.etag or ""})
+    search_words_add(song.search_text)
     return warnings
 
 

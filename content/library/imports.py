@@ -25,6 +25,7 @@ from content.storage.base import Storage, StorageError, join
 
 from . import archives
 from .naming import safe_component, with_suffix
+from .searchwords import search_words_refresh
 from .songs import song_record
 
 # A song with one of these cannot be played, so it is not imported.
@@ -90,6 +91,8 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
             report.results.append(ImportResult(name, "rejected", f"cannot unpack {name}: {error}"))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    if report.count("imported"):
+        search_words_refresh()
     if progress:
         progress(len(sources), len(sources), "done")
     return report

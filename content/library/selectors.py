@@ -7,8 +7,8 @@ Search on PostgreSQL uses the two indexes of migration 0002 (see reliability.md 
   the planner would not match to the index);
 * substring: ``search_text LIKE '%q%'`` on the lower-cased ``search_text`` (trigram GIN), for
   input of three characters or more, since a trigram index cannot serve shorter patterns;
-* ranking by trigram word similarity, and a typo fallback (``search_text %> q``) only when
-  nothing matched at all.
+* a typo fallback only when nothing matched at all: unknown words are replaced by their
+  closest library word (searchwords.py), and the corrected query is searched as usual.
 
 SQLite (the embedded default) gets a plain case-insensitive contains search per word.
 """
@@ -17,13 +17,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVectorField, TrigramWordSimilarity
+from django.contrib.postgres.search import SearchQuery, SearchVectorField
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (BooleanField, Case, Count, Exists, F, Func, IntegerField, OuterRef,
                               Q, QuerySet, Sum, Value, When)
 
 from content.models import ChartTrack, Song, SongIssue, SyncRun, strip_tags
+
+from .searchwords import search_words_closest
 
 # scan-chart's instrument names (src/chart/note-parsing-interfaces.ts), in the order a
 # player thinks of them, with the label the UI shows.
@@ -62,8 +64,6 @@ SORTS: dict[str, tuple[str, tuple]] = {
 
 # Inputs shorter than this never use LIKE '%q%' (the trigram index needs three characters).
 MIN_SUBSTRING = 3
-# Word similarity a close spelling needs in the typo fallback.
-TYPO_THRESHOLD = 0.5
 _MAX_WORDS = 8
 _WORD = re.compile(r"\w+")
 _WEBSEARCH_SYNTAX = re.compile(r'"|(?:^|\s)-\w|\bor\b')
@@ -127,10 +127,10 @@ def song_search(*, q: str = "", instrument: str | None = None, difficulty: str |
     the artist order is used); an unknown key raises ValueError.
 
     Only songs still in the library unless ``include_removed``. Rows load only
-    ``LIST_FIELDS``. When ``q`` matches nothing on PostgreSQL, close spellings are returned
-    instead, ordered by similarity, each with ``fuzzy_match = True`` (costs one extra
-    ``EXISTS`` query, and one setting the similarity threshold when falling back; every other
-    call issues no query until evaluated).
+    ``LIST_FIELDS``. When ``q`` matches nothing on PostgreSQL, the songs matching its closest
+    spelling are returned instead, each with ``fuzzy_match = True`` (costs one extra
+    ``EXISTS`` query, and one suggestion lookup when falling back; every other call issues no
+    query until evaluated).
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
@@ -157,19 +157,17 @@ def song_search(*, q: str = "", instrument: str | None = None, difficulty: str |
         return qs.order_by(*SORTS["artist" if sort == "relevance" else sort][1])
 
     matched = _text_match(qs, q)
-    if connection.vendor == "postgresql":
-        if len(q) >= MIN_SUBSTRING and not matched.exists():
-            # Nothing matched: most likely a typo. Word similarity on the trigram index is the
-            # slow path (reliability.md §4.2), so it runs only here. pg_trgm's default
-            # threshold (0.6) misses one-letter slips in short words ("bonbo" → "bonobo" is
-            # 0.5); the setting is per connection and only this operator reads it.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
-                               [str(TYPO_THRESHOLD)])
-            fuzzy = (qs.filter(search_text__trigram_word_similar=q)
-                     .annotate(rank=TrigramWordSimilarity(q, "search_text"),
-                               fuzzy_match=Value(True, output_field=BooleanField())))
-            return fuzzy.order_by("-rank", *_BY_ARTIST)
+    if connection.vendor == "postgresql" and len(q) >= MIN_SUBSTRING and not matched.exists():
+        # Nothing matched: most likely a typo. Each unknown word is replaced by the closest
+        # word of the library (a trigram lookup in the small SearchWord table), and the
+        # corrected query runs through the same indexes as any search.
+        typed = _WORD.findall(q)[:_MAX_WORDS]
+        closest = search_words_closest(typed)
+        if closest:
+            corrected = " ".join(closest.get(word, word) for word in typed)
+            return (_text_match(qs, corrected)
+                    .annotate(fuzzy_match=Value(True, output_field=BooleanField()))
+                    .order_by(*SORTS["artist" if sort == "relevance" else sort][1]))
     if sort == "relevance":
         return matched.annotate(rank=_relevance_tier(q)).order_by("rank", *_BY_ARTIST)
     return matched.order_by(*SORTS[sort][1])

@@ -34,6 +34,7 @@ from content.storage.base import (STAGING_FOLDER, AuthenticationFailed, Entry, S
                                   StorageError)
 
 from .locks import exclusive_lock
+from .searchwords import search_words_refresh
 from .songs import fingerprint, song_read, song_record
 
 Progress = Callable[[int, int, str], None]
@@ -108,6 +109,8 @@ class LibrarySync:
                 self._mark_removed()
                 if not self.dry_run:
                     self._save_folder_etags(root)
+                    if self.run.added or self.run.updated or self.run.moved or self.run.removed:
+                        search_words_refresh()
         except (StorageError, SyncAborted) as error:
             self.run.error = str(error)
             raise

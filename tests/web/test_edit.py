@@ -152,3 +152,15 @@ def test_the_song_is_rescanned_after_an_edit(synced):
     assert song.issues.filter(type="invalidValue", message__contains="multiplier_note").exists()
     assert song.issue_count == song.issues.count()
     assert song.chart_hash != hash_before  # gameplay keys are part of scan-chart's chartHash
+
+
+def test_a_renamed_song_is_found_by_a_typo_of_its_new_name(synced):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the typo fallback is PostgreSQL only")
+    from content.library.selectors import song_search
+
+    song = Song.objects.get(name="Kong")
+    song_ini_update(song=song, changes={"name": "Zanzibar Nights"}, storage=library_storage())
+    assert [s.name for s in song_search(q="zanzibra")] == ["Zanzibar Nights"]

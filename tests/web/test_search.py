@@ -4,9 +4,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
+from content.library.searchwords import search_words_refresh
 from content.library.selectors import library_stats, song_search
-from content.models import Song
+from content.models import SearchWord, Song
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,24 @@ def test_a_typo_falls_back_to_close_spellings_on_postgres(synced):
     results = list(song_search(q="shofukon"))
     assert [s.display_name for s in results] == ["Shofukan"]
     assert results[0].fuzzy_match is True
-    assert names(q="bonbo") == ["Kong"]  # a short word, similarity 0.5
+    assert names(q="bonbo") == ["Kong"]  # a one-letter slip in a short word
+
+
+def test_each_misspelt_word_is_corrected_on_postgres(synced):
+    if connection.vendor != "postgresql":
+        pytest.skip("trigram similarity is PostgreSQL only")
+    assert names(q="majestik danse") == ["Majestic Dance"]
+    assert names(q="romantik warior") == ["Majestic Dance"]
+
+
+def test_the_suggestion_words_follow_the_library(synced):
+    if connection.vendor != "postgresql":
+        pytest.skip("the suggestion table is PostgreSQL only")
+    assert {"majestic", "bonobo", "onyxite"} <= set(SearchWord.objects.values_list("word", flat=True))
+    Song.objects.filter(name="Kong").update(removed_at=timezone.now())
+    search_words_refresh()
+    assert not SearchWord.objects.filter(word="kong").exists()
+    assert "Kong" not in names(q="bonbo")
 
 
 def test_filters_by_instrument_and_difficulty(synced):
@@ -127,7 +146,7 @@ def test_an_empty_search_says_so(viewer_client, synced):
     ({"q": "onyxite"}, 7),
     ({"q": "dance majestic", "instrument": "drums", "difficulty": "expert", "issues": "yes",
       "genre": "fusion", "year_from": 1900, "year_to": 2030, "sort": "-year"}, 7),
-    ({"q": "shofukon"}, 8),  # the typo fallback sets its threshold first
+    ({"q": "shofukon"}, 8),  # the typo fallback looks up the close spelling first
 ])
 def test_the_list_page_query_count_does_not_grow_with_songs(viewer_client, synced,
                                                            django_assert_max_num_queries,
