@@ -32,6 +32,8 @@ LEAD_IN_S = 2.0  # silence before the first note (scan-chart smallLeadingSilence
 END_MARGIN_S = 0.25  # no note this close to the audio's end, so the end event fits after it
 _LEAD_IN_MARGIN_S = 0.05
 MIN_BEATS = 8
+MIN_NOTES = 8  # fewer onsets than this on the grid: nearly silent audio, not a song
+SILENCE_RMS = 10 ** (-50 / 20)  # -50 dBFS: quieter than any mastered recording
 CHARTER = "chmanager"
 # Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
 # averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
@@ -105,6 +107,9 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("decoding audio")
     source = Path(source)
     src = open_source(source)
+    if float(np.sqrt(np.mean(np.square(src.lead.samples)))) < SILENCE_RMS:
+        # Onset detection normalises its envelope, so it would chart the noise floor.
+        raise GeneratorError(src.lead.path, "the audio is silent (below -50 dBFS RMS)")
     steps("analysing the spectrum")
     mix = analyse(src.mix)
     lead = mix if src.lead is src.mix else analyse(src.lead)
@@ -134,8 +139,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     audio_end_s = src.mix.seconds + pad_s
     charted = (LEAD_IN_S, audio_end_s - END_MARGIN_S)
     grid = [o for o in quantise(raw, tempo) if charted[0] <= o.seconds <= charted[1]]
-    if not grid:
-        raise GeneratorError(source, "no note onsets fit the tempo map")
+    if len(grid) < MIN_NOTES:
+        # Near-silent audio still yields a stray onset or two; a chart of them is no song.
+        raise GeneratorError(source, f"only {len(grid)} note onsets fit the tempo map (at least "
+                                     f"{MIN_NOTES} are needed): the audio is nearly silent or "
+                                     "has no clear attacks")
     end_tick = _end_tick(grid[-1].tick, tempo, audio_end_s)
     steps("finding sections")
     song_sections = sections(mix, tempo, end_tick)

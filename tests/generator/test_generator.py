@@ -179,3 +179,16 @@ def test_notes_up_to_the_end_of_the_audio_keep_the_end_event_valid(tmp_path: Pat
     summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
     assert [i.type for i in summary.issues if i.type in MUST_PASS | {"badEndEvent"}] == []
     assert summary.length_ms <= song.song_length_ms
+
+
+def test_nearly_silent_audio_is_refused_with_a_reason(tmp_path):
+    import numpy as np
+    import soundfile
+
+    rate = 22_050
+    quiet = np.random.default_rng(1).normal(0, 1e-4, rate * 20).astype("float32")
+    quiet[rate * 5] = 0.5  # one stray click
+    path = tmp_path / "quiet.wav"
+    soundfile.write(path, quiet, rate)
+    with pytest.raises(GeneratorError, match="quiet.wav"):
+        generate(path)
