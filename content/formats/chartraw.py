@@ -90,6 +90,17 @@ DRUM_NOTES = frozenset(range(Ev.KICK, Ev.FIVE_GREEN_DRUM + 1))
 """Drum note codes, kicks included."""
 
 FORCING_MODIFIERS = frozenset({Ev.FORCE_UNNATURAL, Ev.FORCE_HOPO, Ev.FORCE_STRUM})
+# Drum note code → (accent modifier, ghost modifier): the .chart dynamics markers, which the
+# .mid reader also emits for velocity 127 / 1 notes after [ENABLE_CHART_DYNAMICS].
+DRUM_DYNAMICS = {
+    Ev.RED_DRUM: (Ev.RED_ACCENT, Ev.RED_GHOST),
+    Ev.YELLOW_DRUM: (Ev.YELLOW_ACCENT, Ev.YELLOW_GHOST),
+    Ev.BLUE_DRUM: (Ev.BLUE_ACCENT, Ev.BLUE_GHOST),
+    Ev.FIVE_ORANGE_FOUR_GREEN_DRUM: (Ev.FIVE_ORANGE_FOUR_GREEN_ACCENT, Ev.FIVE_ORANGE_FOUR_GREEN_GHOST),
+    Ev.FIVE_GREEN_DRUM: (Ev.FIVE_GREEN_ACCENT, Ev.FIVE_GREEN_GHOST),
+    Ev.KICK: (Ev.KICK_ACCENT, Ev.KICK_GHOST),
+    Ev.KICK_2X: (Ev.KICK_ACCENT, Ev.KICK_GHOST),
+}
 """What scan-chart's ``hasForcedNotes`` looks for."""
 
 

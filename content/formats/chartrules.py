@@ -36,7 +36,8 @@ from .chartmodel import (
     TimeSignature,
 )
 from .chartmodifiers import ChartModifiers
-from .chartraw import DRUM_NOTES, FORCING_MODIFIERS, FRET_NOTES, Ev, RawChart, RawEvent, RawTrack
+from .chartraw import (DRUM_DYNAMICS, DRUM_NOTES, FORCING_MODIFIERS, FRET_NOTES, Ev, RawChart,
+                       RawEvent, RawTrack)
 
 # Event codes used in the per-note loops, as module globals (cheaper to read than class attributes).
 E_DISCO_FLIP_OFF = Ev.DISCO_FLIP_OFF
@@ -89,16 +90,6 @@ _CYMBAL_OR_TOM_MARKERS = frozenset(
     }
 )
 _DISCO_TYPES = (Ev.DISCO_FLIP_OFF, Ev.DISCO_FLIP_ON, Ev.DISCO_NO_FLIP_ON)
-# Drum note code → (accent modifier, ghost modifier).
-_DYNAMICS = {
-    Ev.RED_DRUM: (Ev.RED_ACCENT, Ev.RED_GHOST),
-    Ev.YELLOW_DRUM: (Ev.YELLOW_ACCENT, Ev.YELLOW_GHOST),
-    Ev.BLUE_DRUM: (Ev.BLUE_ACCENT, Ev.BLUE_GHOST),
-    Ev.FIVE_ORANGE_FOUR_GREEN_DRUM: (Ev.FIVE_ORANGE_FOUR_GREEN_ACCENT, Ev.FIVE_ORANGE_FOUR_GREEN_GHOST),
-    Ev.FIVE_GREEN_DRUM: (Ev.FIVE_GREEN_ACCENT, Ev.FIVE_GREEN_GHOST),
-    Ev.KICK: (Ev.KICK_ACCENT, Ev.KICK_GHOST),
-    Ev.KICK_2X: (Ev.KICK_ACCENT, Ev.KICK_GHOST),
-}
 # Pro drums: note code → the marker that changes its default (.mid tom markers, .chart cymbal markers).
 _MID_TOM_MARKER = {
     Ev.YELLOW_DRUM: Ev.YELLOW_TOM_MARKER,
@@ -374,7 +365,7 @@ def _plain_drum_notes(drum_type: DrumType | None, fmt: str) -> dict[int, tuple[i
 
 
 def _dynamics(event_type: int, mods: set[int]) -> int:
-    accent, ghost = _DYNAMICS[event_type]
+    accent, ghost = DRUM_DYNAMICS[event_type]
     if accent in mods:
         return _ACCENT
     if ghost in mods:

@@ -31,7 +31,7 @@ from operator import itemgetter
 
 from .chartmodel import ChartError, InstrumentType, ParsedChart, instrument_type
 from .chartmodifiers import DEFAULT_MODIFIERS, ChartModifiers
-from .chartraw import Ev, RawChart, RawEvent, RawTrack
+from .chartraw import DRUM_DYNAMICS, Ev, RawChart, RawEvent, RawTrack
 from .chartrules import build_chart
 from .jscompat import js_trim
 from .smf import (
@@ -189,16 +189,6 @@ _MODIFIABLE_NOTES = {
         {Ev.OPEN, Ev.BLACK3, Ev.BLACK2, Ev.BLACK1, Ev.WHITE3, Ev.WHITE2, Ev.WHITE1}
     ),
     InstrumentType.DRUMS: frozenset(_DRUM_LANES),
-}
-# Drum note → (ghost modifier, accent modifier) for chart dynamics.
-_DYNAMIC_MODIFIERS = {
-    Ev.RED_DRUM: (Ev.RED_GHOST, Ev.RED_ACCENT),
-    Ev.YELLOW_DRUM: (Ev.YELLOW_GHOST, Ev.YELLOW_ACCENT),
-    Ev.BLUE_DRUM: (Ev.BLUE_GHOST, Ev.BLUE_ACCENT),
-    Ev.FIVE_ORANGE_FOUR_GREEN_DRUM: (Ev.FIVE_ORANGE_FOUR_GREEN_GHOST, Ev.FIVE_ORANGE_FOUR_GREEN_ACCENT),
-    Ev.FIVE_GREEN_DRUM: (Ev.FIVE_GREEN_GHOST, Ev.FIVE_GREEN_ACCENT),
-    Ev.KICK: (Ev.KICK_GHOST, Ev.KICK_ACCENT),
-    Ev.KICK_2X: (Ev.KICK_GHOST, Ev.KICK_ACCENT),
 }
 # Highest roll-lane velocity each difficulty accepts (lowest is 21); expert takes any. Roll lanes
 # carry their difficulty in the velocity (RB "lane difficulty" rules, as scan-chart reads them).
@@ -479,7 +469,7 @@ def _split_modifier_sustains(per_difficulty: list[list[RawEvent]], kind: Instrum
                         latest[m.type] = tick
                         out.append(RawEvent(tick, 0, m.type, m.velocity, m.channel))
                 if dynamics and drums and (event.velocity == 1 or event.velocity == 127):
-                    ghost, accent = _DYNAMIC_MODIFIERS[code]
+                    accent, ghost = DRUM_DYNAMICS[code]
                     out.append(RawEvent(tick, 0, ghost if event.velocity == 1 else accent, 127, event.channel))
             out.append(event)
         result.append(out if has_notes else [])
