@@ -222,6 +222,15 @@ class MultipleFileField(forms.FileField):
         return [super().clean(data, initial)]
 
 
+def with_suffixes(files: list, suffixes: tuple[str, ...], what: str) -> None:
+    """Raise a ValidationError naming the first of ``files`` whose extension is not one of
+    ``suffixes`` (``what`` says what was expected, e.g. "an archive or .sng file")."""
+    for upload in files:
+        if PurePath(upload.name).suffix.lower() not in suffixes:
+            raise forms.ValidationError(
+                f"{upload.name}: not {what} (accepted: {', '.join(suffixes)}).")
+
+
 def within_upload_limit(files: list) -> list:
     """``files`` if together they fit ``settings.IMPORT_MAX_UPLOAD_BYTES``, else a
     ValidationError giving both sizes."""
@@ -244,11 +253,7 @@ class UploadForm(forms.Form):
 
     def clean_archives(self):
         files = self.cleaned_data["archives"]
-        for upload in files:
-            if PurePath(upload.name).suffix.lower() not in ARCHIVE_SUFFIXES:
-                raise forms.ValidationError(
-                    f"{upload.name}: not an archive or .sng file (accepted: "
-                    f"{', '.join(ARCHIVE_SUFFIXES)}).")
+        with_suffixes(files, ARCHIVE_SUFFIXES, "an archive or .sng file")
         return within_upload_limit(files)
 
 
@@ -274,11 +279,7 @@ class GeneratorForm(forms.Form):
 
     def clean_audio(self):
         files = self.cleaned_data["audio"]
-        for upload in files:
-            if PurePath(upload.name).suffix.lower() not in AUDIO_EXTENSIONS:
-                raise forms.ValidationError(
-                    f"{upload.name}: not an audio file the generator takes "
-                    f"({', '.join(AUDIO_EXTENSIONS)}).")
+        with_suffixes(files, AUDIO_EXTENSIONS, "an audio file the generator takes")
         if len(files) > 1:
             seen: dict[str, str] = {}
             for upload in files:
