@@ -251,8 +251,8 @@ class LibraryFolder(models.Model):
 class Job(models.Model):
     """One piece of long work run outside the web request (content/library/jobs.py runs it).
 
-    ``arguments`` and ``result`` hold JSON only, so the same record can later be handed to a
-    django.tasks task. Progress is ``progress_current`` of ``progress_total`` steps with a
+    ``arguments`` and ``result`` hold JSON only: the job's id is all a django.tasks task gets
+    (content/tasks.py). Progress is ``progress_current`` of ``progress_total`` steps with a
     message; ``heartbeat_at`` is refreshed while a worker runs the job, so a job whose worker
     died can be told from a slow one. ``cancel_requested`` is the flag a running job checks
     between steps.
@@ -271,6 +271,7 @@ class Job(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     FINISHED_STATES = (State.DONE, State.FAILED, State.CANCELLED)
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING)
     # Progress writes closer together than this (seconds) are skipped: a job may report
     # thousands of steps, and each write is a database round trip.
     PROGRESS_INTERVAL = 0.5
@@ -295,9 +296,22 @@ class Job(models.Model):
                                     related_name="+", help_text="The song the job made")
     result = models.JSONField(default=dict, blank=True, help_text="Summary of the outcome")
     error = models.TextField(blank=True)
+    target = models.CharField(
+        max_length=255, blank=True,
+        help_text="What the job works on (sync:<folder>, import:<content hash>); no two "
+                  "queued or running jobs share one")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="retries", help_text="The failed job this one retries")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # The database, not a check-then-insert, keeps two syncs (or two imports of the
+            # same archive) from both being queued: two web requests may start them at once.
+            models.UniqueConstraint(
+                fields=["target"], name="job_one_active_per_target",
+                condition=models.Q(state__in=["queued", "running"]) & ~models.Q(target="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.pk} ({self.state})"
