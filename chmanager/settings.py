@@ -1,22 +1,32 @@
 """chmanager settings, all from the environment (django-environ). `.env.example` lists each one.
 
-A first run needs nothing set: SQLite and the library under ./data/. Production sets
-DATABASE_URL (PostgreSQL), SECRET_KEY, ALLOWED_HOSTS and DEBUG=False.
+A first run needs nothing set: SQLite and the library under ./data/. Production is
+DEBUG=False, which needs SECRET_KEY and ALLOWED_HOSTS and turns on secure cookies, HTTPS redirect
+and HSTS (`manage.py check --deploy` passes); it also sets DATABASE_URL (PostgreSQL). Any
+variable can instead name a file holding its value, as ``SECRET_KEY_FILE`` (Docker secrets).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "data"
 
-env = environ.Env()
+env = environ.FileAwareEnv()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key" if DEBUG else environ.Env.NOTSET)
+SECRET_KEY = env.str("SECRET_KEY", default="") or ("dev-only-insecure-key" if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set and DEBUG=False (production): set SECRET_KEY (or SECRET_KEY_FILE) "
+        "to a long random string, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'. See .env.example.")
+# Old keys still accepted for sessions and signatures while a new SECRET_KEY rolls out.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -30,12 +40,19 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django.contrib.postgres",
+    "django_tasks_db",  # the db backend's task table (harmless when TASKS_BACKEND=rq)
+    "django_rq",
     "content",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so their times cover the whole stack and refused requests count too.
+    "chmanager.request_log.RequestLogMiddleware",
+    "content.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before the session and CSRF middleware read anything of an oversized body.
+    "chmanager.upload_limits.UploadLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,7 +118,13 @@ STORAGES = {
 
 # Uploads above this size are spooled to a temporary file, never held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default=None)
+FILE_UPLOAD_HANDLERS = [
+    "chmanager.upload_limits.FileSizeLimitHandler",  # stops an upload past its size limits
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Empty means the system temp folder (an empty string would make Django write to the cwd).
+FILE_UPLOAD_TEMP_DIR = env.str("FILE_UPLOAD_TEMP_DIR", default="") or None
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("UPLOAD_MAX_FILES", default=100)
 
 # --- The library ---------------------------------------------------------------------------
@@ -115,9 +138,13 @@ SCRATCH_ROOT = env.path("SCRATCH_ROOT", default=DATA_DIR / "scratch")
 # A sync that would mark more than this share of the library removed stops without changing
 # anything unless run with --confirm-removals (an empty listing is more likely a fault).
 SYNC_MAX_REMOVED_FRACTION = env.float("SYNC_MAX_REMOVED_FRACTION", default=0.5)
+# Processes that parse charts during a large sync: 0 = one per CPU, 1 = none (parse in the
+# sync's own threads). Chart parsing is pure Python, so threads alone use one core.
+SYNC_WORKERS = env.int("SYNC_WORKERS", default=0)
 
 # --- Archive import limits (bytes / counts); see ../shared/reference/reliability.md §1.6 ---
-IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=2 * 1024**3)
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=2 * 1024**3)  # all files
+UPLOAD_MAX_FILE_BYTES = env.int("UPLOAD_MAX_FILE_BYTES", default=IMPORT_MAX_UPLOAD_BYTES)  # one
 IMPORT_MAX_ENTRIES = env.int("IMPORT_MAX_ENTRIES", default=10_000)
 IMPORT_MAX_TOTAL_BYTES = env.int("IMPORT_MAX_TOTAL_BYTES", default=8 * 1024**3)
 IMPORT_MAX_ENTRY_BYTES = env.int("IMPORT_MAX_ENTRY_BYTES", default=1024**3)
@@ -130,15 +157,45 @@ from chmanager.logging import configure_logging  # noqa: E402  (needs LOG_LEVEL 
 
 configure_logging(LOG_LEVEL)
 
-# --- Production hardening (effective when DEBUG=False) ---
+# --- Production hardening (defaults follow DEBUG; `manage.py check --deploy` passes) ---
+# Behind a TLS-terminating reverse proxy, TRUST_PROXY_HEADERS=True makes Django take
+# X-Forwarded-Proto: https as an HTTPS request. Only when the proxy always sets that header:
+# otherwise any client could claim HTTPS.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool(
     "TRUST_PROXY_HEADERS", default=False) else None
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The container's health check and Prometheus reach the app over plain HTTP inside its network.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# W021 only reports that HSTS preload is off: preloading binds the whole domain and is its
+# owner's decision (hstspreload.org), not a default for a self-hosted app.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# --- Background jobs (content/tasks.py, content/library/jobs.py) ---------------------------
+# Every long job is a django.tasks task. "db" (default): django-tasks-db keeps the queue in the
+# database, run `manage.py db_worker`. "rq": Redis at REDIS_URL, run
+# `manage.py rqworker --job-class django_tasks_rq.Job` on as many hosts as needed.
+TASKS_BACKEND = env.str("TASKS_BACKEND", default="db")
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+_TASK_BACKENDS = {"db": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+if TASKS_BACKEND not in _TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"TASKS_BACKEND={TASKS_BACKEND!r}: use db (the database, the default) or rq (Redis).")
+TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASKS_BACKEND], "QUEUES": ["default"]}}
+RQ_QUEUES = {"default": {
+    # A stopped Redis must fail an enqueue within seconds, not hang the web request.
+    "URL": REDIS_URL + ("&" if "?" in REDIS_URL else "?") + "socket_connect_timeout=5",
+    # RQ kills a job after 180 s by default; a sync or a generation may run for hours. The
+    # job's own heartbeat tells a dead worker from a slow one (jobs.jobs_fail_stale).
+    "DEFAULT_TIMEOUT": -1,
+}}
+
+# --- Metrics: /metrics for Prometheus, with Authorization: Bearer <METRICS_TOKEN> ---
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")  # empty: /metrics answers 404
 
 # --- Nextcloud WebDAV -----------------------------------------------------------------------
 # When NEXTCLOUD_URL is set the library lives on Nextcloud at

@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from django import forms
-from django.conf import settings
-from django.template.defaultfilters import filesizeformat
 
 from content.formats.songini import KNOWN_KEYS, VALID_MULTIPLIER_NOTES, SongIni, is_valid_key, parse_bool
 from content.library.editing import GAMEPLAY_KEYS
@@ -231,20 +229,9 @@ def with_suffixes(files: list, suffixes: tuple[str, ...], what: str) -> None:
                 f"{upload.name}: not {what} (accepted: {', '.join(suffixes)}).")
 
 
-def within_upload_limit(files: list) -> list:
-    """``files`` if together they fit ``settings.IMPORT_MAX_UPLOAD_BYTES``, else a
-    ValidationError giving both sizes."""
-    total = sum(upload.size for upload in files)
-    limit = settings.IMPORT_MAX_UPLOAD_BYTES
-    if total > limit:
-        raise forms.ValidationError(
-            f"The upload is {filesizeformat(total)}; the limit is {filesizeformat(limit)}.")
-    return files
-
-
 class UploadForm(forms.Form):
-    """One or more archives (.zip, .7z, .rar) or .sng files, at most
-    ``settings.IMPORT_MAX_UPLOAD_BYTES`` together. (The field is not called ``files``:
+    """One or more archives (.zip, .7z, .rar) or .sng files (their sizes are limited while they
+    stream in, chmanager.upload_limits). (The field is not called ``files``:
     that name is the form's own attribute holding request.FILES.)"""
 
     archives = MultipleFileField(
@@ -254,7 +241,7 @@ class UploadForm(forms.Form):
     def clean_archives(self):
         files = self.cleaned_data["archives"]
         with_suffixes(files, ARCHIVE_SUFFIXES, "an archive or .sng file")
-        return within_upload_limit(files)
+        return files
 
 
 # The generator's own lists (content.generator.audio: AUDIO_EXTENSIONS, STEM_NAMES), copied
@@ -267,7 +254,8 @@ STEM_NAMES = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1", 
 
 class GeneratorForm(forms.Form):
     """One audio file, or several stems named like Clone Hero's (guitar.ogg, drums.ogg,
-    song.ogg ...), at most ``IMPORT_MAX_UPLOAD_BYTES`` together; optional name and artist."""
+    song.ogg ...) (sizes limited as they stream in, chmanager.upload_limits); optional name
+    and artist."""
 
     audio = MultipleFileField(
         label="Audio", error_messages={"required": "Choose an audio file, or several stems."},
@@ -292,7 +280,7 @@ class GeneratorForm(forms.Form):
                     raise forms.ValidationError(
                         f"{seen[stem]} and {upload.name} are the same stem; upload one of them.")
                 seen[stem] = upload.name
-        return within_upload_limit(files)
+        return files
 
 
 class SongFilterForm(forms.Form):

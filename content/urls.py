@@ -1,6 +1,6 @@
 from django.urls import path
 
-from content.views import editing, files, health, library, uploads
+from content.views import editing, files, health, library, metrics, uploads
 
 urlpatterns = [
     path("", library.dashboard, name="dashboard"),
@@ -10,6 +10,7 @@ urlpatterns = [
     path("songs/<int:pk>/files/<path:name>", files.song_file, name="song_file"),
     path("upload/", uploads.upload, name="upload"),
     path("health", health.health, name="health"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]
 
 # File browser and Backgrounds / Colors / Highways (issue 4, content/views/nextcloud.py).

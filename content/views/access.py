@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse
 
 EDIT_PERMISSION = "content.change_song"
 
@@ -27,14 +25,3 @@ def editor_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-def body_too_large(request) -> HttpResponse | None:
-    """A 413 response when the request body is over ``IMPORT_MAX_UPLOAD_BYTES`` (plus 1 MiB for
-    the form's other fields), read from Content-Length before Django spools the body to disk;
-    None when it fits."""
-    limit = settings.IMPORT_MAX_UPLOAD_BYTES
-    if int(request.META.get("CONTENT_LENGTH") or 0) > limit + 1024 * 1024:
-        return HttpResponse(f"The upload is larger than the limit of {limit} bytes.",
-                            status=413, content_type="text/plain; charset=utf-8")
-    return None

@@ -19,7 +19,7 @@ from content.library import jobs
 from content.library.naming import safe_component
 from content.models import Job
 
-from .access import body_too_large, editor_required
+from .access import editor_required
 
 # Several uploaded stems are staged in this subfolder, which the generator takes as one song.
 STEMS_FOLDER = "stems"
@@ -28,8 +28,6 @@ STEMS_FOLDER = "stems"
 def generator(request):
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
     if request.method == "POST":
-        if (refused := body_too_large(request)) is not None:
-            return refused
         form = GeneratorForm(request.POST, request.FILES)
         if form.is_valid():
             job = _start_job(form.cleaned_data, request.user)

@@ -21,7 +21,7 @@ from content.forms import UploadForm
 from content.library.imports import songs_import
 from content.storage import library_storage
 
-from .access import body_too_large, editor_required
+from .access import editor_required
 
 SESSION_KEY = "upload_results"
 KEEP_RESULTS = 5
@@ -32,8 +32,6 @@ _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 def upload(request):
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
     if request.method == "POST":
-        if (refused := body_too_large(request)) is not None:
-            return refused
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             results = _import_uploads(form.cleaned_data["archives"])

@@ -80,7 +80,8 @@ def test_other_files_are_refused_by_the_form(editor_client, synced):
 def test_an_upload_over_the_limit_is_refused(editor_client, synced, settings):
     settings.IMPORT_MAX_UPLOAD_BYTES = 100
     response = upload(editor_client, SimpleUploadedFile("pack.zip", song_zip()))
-    assert "the limit is 100" in response.content.decode()
+    assert response.status_code == 413
+    assert "more than the limit of 100" in response.content.decode()
     assert not Song.objects.filter(name="Keys Song").exists()
 
 
