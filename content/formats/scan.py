@@ -120,6 +120,11 @@ SKIP_DIR = skip_dir
 # -- song.ini ------------------------------------------------------------------------------
 
 
+def _chosen_ini(candidates: list[str]) -> str:
+    """The .ini used among the folder's sorted .ini names (not empty): song.ini, else the last."""
+    return INI_NAME if INI_NAME in candidates else candidates[-1]
+
+
 def _find_ini(names: list[str], files: Mapping[str, int],
               read: Callable[[str], bytes]) -> tuple[SongIni | None, str | None, list[Issue]]:
     """scan-chart ``findIniData`` then ``scanIni``: the ini to use, its name and its issues."""
@@ -131,7 +136,7 @@ def _find_ini(names: list[str], files: Mapping[str, int],
     if not candidates:
         issues.append(Issue("noMetadata", f'This chart doesn\'t have "{INI_NAME}".'))
         return None, None, issues
-    chosen = INI_NAME if INI_NAME in candidates else candidates[-1]
+    chosen = _chosen_ini(candidates)
     if files[chosen] > MAX_INI_BYTES:
         issues.append(Issue("invalidMetadata", f'"{chosen}" is {files[chosen]} bytes, too large '
                                                "to be a song.ini; it was not read."))
@@ -161,11 +166,17 @@ def _ini_from_metadata(values: Mapping[str, str], source_name: str, *,
 # -- chart -----------------------------------------------------------------------------------
 
 
-def _find_chart(names: list[str]) -> tuple[str | None, list[Issue]]:
-    """scan-chart ``findChartData``: the chart file to use and the folder issues."""
+def _chart_candidates(names: list[str]) -> list[str]:
+    """The chart files among sorted ``names``, the one used first."""
     candidates = [n for n in names if _ext(n) in CHART_KINDS]
     # Properly named first, then .mid before .chart: scan-chart's order of preference.
     candidates.sort(key=lambda n: (n not in CHART_NAMES, CHART_KINDS[_ext(n)] != "mid"))
+    return candidates
+
+
+def _find_chart(names: list[str]) -> tuple[str | None, list[Issue]]:
+    """scan-chart ``findChartData``: the chart file to use and the folder issues."""
+    candidates = _chart_candidates(names)
     issues = [Issue("invalidChart", f'"{n}" is not named "notes.{_ext(n)}".')
               for n in candidates if n not in CHART_NAMES]
     if len(candidates) > 1:
@@ -323,6 +334,28 @@ def scan_folder(files: Mapping[str, int], read: Callable[[str], bytes], *,
     Malformed content becomes issues; only errors raised by ``read`` propagate.
     """
     return _scan(files, read, sng_ini=None, analyse=analyse)
+
+
+def wanted_files(files: Mapping[str, int]) -> list[str]:
+    """The names ``scan_folder(files, read)`` will call ``read`` for: the song.ini (or the one
+    .ini) and the chart file used, each unless it is too large to be read. Lets a caller fetch
+    the bytes first (downloads in threads) and scan later (``scan_folder_bytes``)."""
+    names = sorted(files)
+    inis = [n for n in names if _ext(n) == "ini"]
+    charts = _chart_candidates(names)
+    wanted = []
+    if inis and files[_chosen_ini(inis)] <= MAX_INI_BYTES:
+        wanted.append(_chosen_ini(inis))
+    if charts and files[charts[0]] <= MAX_CHART_BYTES:
+        wanted.append(charts[0])
+    return wanted
+
+
+def scan_folder_bytes(files: Mapping[str, int], blobs: Mapping[str, bytes]) -> FolderScan:
+    """``scan_folder`` over bytes already read: ``blobs`` maps each name of
+    ``wanted_files(files)`` to its bytes. A module-level function, so a process pool can run it.
+    Raises KeyError if a wanted file is missing from ``blobs``."""
+    return _scan(files, blobs.__getitem__, sng_ini=None, analyse=None)
 
 
 def scan_sng(read_range: ReadRange, size: int, *, analyse: Analyse | None = None) -> FolderScan:

@@ -28,16 +28,19 @@ from django.db import transaction
 from django.utils import timezone
 from loguru import logger
 
-from content.formats.scan import is_song_folder, skip_dir
+from content.formats.scan import FolderScan, is_song_folder, skip_dir
 from content.models import LibraryFolder, Song, SyncRun
 from content.storage.base import (STAGING_FOLDER, AuthenticationFailed, Entry, Storage,
                                   StorageError)
 
 from .locks import exclusive_lock
 from .searchwords import search_words_refresh
-from .songs import fingerprint, song_read, song_record
+from .songreader import SongReader
+from .songs import SongRecord, fingerprint, song_records
 
 Progress = Callable[[int, int, str], None]
+#: Songs written to the database per transaction (a few queries per batch, not per song).
+RECORD_BATCH = 100
 
 
 class SyncAborted(Exception):
@@ -212,11 +215,11 @@ class LibrarySync:
     def _read_changed(self) -> None:
         pending = self.walk.pending
         total = len(pending)
-        with ThreadPoolExecutor(max_workers=self.storage.concurrency) as pool:
+        with (SongReader(self.storage, songs=total) as reader,
+              ThreadPoolExecutor(max_workers=self.storage.concurrency) as pool):
             futures: list[tuple[_Pending, Future]] = [
-                (p, pool.submit(song_read, storage=self.storage, path=p.path, files=p.files,
-                                is_sng=p.is_sng))
-                for p in pending]
+                (p, pool.submit(reader.read, p.path, p.files, p.is_sng)) for p in pending]
+            batch: list[tuple[_Pending, FolderScan]] = []
             for done, (item, future) in enumerate(futures, start=1):
                 try:
                     scan = future.result()
@@ -226,10 +229,15 @@ class LibrarySync:
                     logger.warning("cannot read song {}: {}", item.path, error)
                     self.walk.failed.append(item.path)
                     continue
-                self._record(item, scan)
+                self._count(item, scan)
+                batch.append((item, scan))
+                if len(batch) >= RECORD_BATCH:
+                    self._record(batch)
+                    batch = []
                 self.progress(done, total, item.path)
+            self._record(batch)
 
-    def _record(self, item: _Pending, scan) -> None:
+    def _count(self, item: _Pending, scan: FolderScan) -> None:
         self.run.issues += len(scan.issues)
         if item.song is None:
             self.run.added += 1
@@ -237,12 +245,19 @@ class LibrarySync:
             self.run.moved += 1
         else:
             self.run.updated += 1
-        if self.dry_run:
-            return
-        song = Song.objects.get(pk=item.song.pk) if item.song else Song(path=item.path)
-        song.path = item.path
-        song_record(song=song, scan=scan, files=item.files, folder=item.folder, is_sng=item.is_sng)
         logger.debug("{} {}", "added" if item.song is None else "updated", item.path)
+
+    def _record(self, batch: list[tuple[_Pending, FolderScan]]) -> None:
+        if self.dry_run or not batch:
+            return
+        # Fresh rows: the ones loaded for the walk hold only the columns it compares.
+        rows = Song.objects.in_bulk([item.song.pk for item, _ in batch if item.song])
+        records = []
+        for item, scan in batch:
+            song = rows[item.song.pk] if item.song else Song()
+            song.path = item.path
+            records.append(SongRecord(song, scan, item.files, item.folder, item.is_sng))
+        song_records(records)
 
     # --- removals and folder ETags --------------------------------------------------------------
     def _mark_removed(self) -> None:

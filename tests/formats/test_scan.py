@@ -6,13 +6,25 @@ on chart parsing; ``test_scan_analysis.py`` runs the real analyser on fixture ch
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from content.formats.issues import Issue
-from content.formats.scan import SKIP_DIR, is_sng_file, is_song_folder, scan_folder, scan_sng, skip_dir
+from content.formats.scan import (
+    MAX_CHART_BYTES,
+    MAX_INI_BYTES,
+    SKIP_DIR,
+    is_sng_file,
+    is_song_folder,
+    scan_folder,
+    scan_folder_bytes,
+    scan_sng,
+    skip_dir,
+    wanted_files,
+)
 from content.formats.sng import read_sng_index_path, write_sng_path
 
 C3_INI = "charts/chorus/ini/c3.ini"
@@ -70,7 +82,10 @@ def scan_dir(folder: Path, analyse=None, *, readable=None):
         return (folder / name).read_bytes()
 
     files = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
-    return scan_folder(files, read, analyse=FakeAnalyse() if analyse is None else analyse), reads
+    scan = scan_folder(files, read, analyse=FakeAnalyse() if analyse is None else analyse)
+    # Every scan here also checks that wanted_files names exactly what the scan reads.
+    assert sorted(wanted_files(files)) == sorted(reads)
+    return scan, reads
 
 
 def types(scan) -> list[str]:
@@ -182,6 +197,26 @@ def test_a_crashing_analyser_is_a_bad_chart_issue_too(tmp_path, fixtures):
                                                      "album.png": 1})
     scan, _ = scan_dir(folder, FakeAnalyse(error=RuntimeError("boom")))
     assert types(scan) == ["badChart"] and "RuntimeError: boom" in scan.issues[0].message
+
+
+def test_files_too_large_to_be_read_are_not_wanted(tmp_path, fixtures):
+    folder = make_folder(tmp_path / "s", fixtures, {"song.ini": MAX_INI_BYTES + 1,
+                                                     "notes.chart": MAX_CHART_BYTES + 1,
+                                                     "song.ogg": 1})
+    scan, reads = scan_dir(folder)
+    assert reads == [] and {"invalidMetadata", "badChart"} <= set(types(scan))
+
+
+def test_scanning_bytes_read_beforehand_gives_the_same_scan(song):
+    files = {p.name: p.stat().st_size for p in song.iterdir()}
+    blobs = {name: (song / name).read_bytes() for name in wanted_files(files)}
+    assert blobs.keys() == {"song.ini", "notes.chart"}
+    early = scan_folder_bytes(files, blobs)
+    lazy = scan_folder(files, lambda n: (song / n).read_bytes())
+    assert early.ini.items() == lazy.ini.items()  # SongIni has no equality of its own
+    assert replace(early, ini=None) == replace(lazy, ini=None) and early.chart is not None
+    with pytest.raises(KeyError):
+        scan_folder_bytes(files, {"song.ini": blobs["song.ini"]})
 
 
 # -- song.ini rules ----------------------------------------------------------------------------

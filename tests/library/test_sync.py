@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from content.library import songreader
 from content.library.locks import LockBusy, exclusive_lock
 from content.library.sync import SyncAborted, library_sync
 from content.models import ChartTrack, Song, SongIssue, SyncRun
@@ -116,6 +117,49 @@ def test_full_rereads_every_song(library):
     run = library_sync(storage=counting, full=True)
     assert run.updated == Song.objects.count()
     assert len(counting.reads) >= Song.objects.count()
+
+
+def _stored() -> dict[str, tuple]:
+    """Every song's scanned columns with its tracks and issues, by path."""
+    return {
+        song.path: (song.name, song.chart_md5, song.chart_hash, song.chart_length_ms,
+                    song.sections, song.instruments, song.issue_count, song.fingerprint,
+                    sorted(song.tracks.values_list("instrument", "difficulty", "note_count",
+                                                   "max_nps", "star_power_count")),
+                    sorted(song.issues.values_list("type", "message", "time_ms")),
+                    sorted(song.files.values_list("name", "size")))
+        for song in Song.objects.all()}
+
+
+def test_worker_processes_store_what_the_sync_process_stores(library, settings, monkeypatch):
+    settings.SYNC_WORKERS = 1
+    library_sync(storage=library)
+    alone = _stored()
+    submitted = []
+
+    class CountingPool(songreader.ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            submitted.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(songreader, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(songreader, "MIN_SONGS_FOR_WORKERS", 2)
+    settings.SYNC_WORKERS = 2
+    run = library_sync(storage=library, full=True)
+    assert run.updated == len(alone) == len(submitted) > 2
+    assert _stored() == alone
+
+
+def test_songs_are_written_in_batches(library, monkeypatch):
+    from content.library import sync
+
+    monkeypatch.setattr(sync, "RECORD_BATCH", 5)
+    run = library_sync(storage=library)
+    stored = _stored()
+    assert run.added == len(stored) > 10  # three batches, the last one partial
+    assert all(row[8] or row[6] for row in stored.values())  # tracks or issues for each
+    run = library_sync(storage=library, full=True)
+    assert run.updated == len(stored) and _stored() == stored
 
 
 def test_issues_are_stored_with_their_track_and_time(library):
