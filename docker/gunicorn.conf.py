@@ -7,7 +7,8 @@ Environment (all optional; `.env.example` documents them):
   GUNICORN_TIMEOUT   seconds a silent worker may live before it is restarted, default 60
   PROMETHEUS_MULTIPROC_DIR  where the workers share their /metrics figures; default a fresh
                      temporary folder removed on exit
-gunicorn's own options (``GUNICORN_CMD_ARGS``, ``FORWARDED_ALLOW_IPS``) work as usual.
+gunicorn's own options (``GUNICORN_CMD_ARGS``, ``FORWARDED_ALLOW_IPS``) work as usual. A
+``.env`` file in the project folder is read first, as chmanager/settings.py does.
 """
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import environ
+
+environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
 
 wsgi_app = "chmanager.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
