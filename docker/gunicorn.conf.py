@@ -47,17 +47,20 @@ capture_output = False
 # benchmark beside a test run) would fight over it; nothing here uses gunicornc.
 control_socket_disable = True
 
-# prometheus-client's multiprocess mode: each worker writes its counters to files in this
-# folder and /metrics sums them, so a scrape sees every worker and not only the one it hit.
-# The variable must be set before a worker imports prometheus_client, hence here.
-_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _OWN_METRICS_DIR:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="chmanager-metrics-")
+# prometheus-client's multiprocess mode: each worker writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics sums them, so a scrape sees every worker and not only
+# the one it hit. Set in the master before the workers are forked (they inherit it).
+_own_metrics_dir: str | None = None
 
 
 def on_starting(server) -> None:
+    global _own_metrics_dir
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = _own_metrics_dir = tempfile.mkdtemp(prefix="chmanager-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     # Figures left by an earlier run would be added to this one's.
-    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+    for stale in Path(folder).glob("*.db"):
         stale.unlink()
 
 
@@ -68,5 +71,5 @@ def child_exit(server, worker) -> None:
 
 
 def on_exit(server) -> None:
-    if _OWN_METRICS_DIR:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
