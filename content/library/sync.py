@@ -104,7 +104,9 @@ class LibrarySync:
                 self.run.unchanged = self._present_songs().count()
             else:
                 self._load_known()
-                self._walk(root, use_etags)
+                # Without stored ETags to prune by (first sync, --full, plain WebDAV), every
+                # collection would be listed: one deep listing is far cheaper where there is one.
+                self._walk(root, use_etags, deep=not use_etags or stored_root is None)
                 self.run.unchanged += sum(
                     1 for path, song in self.songs_by_path.items()
                     if song.removed_at is None and any(_under(path, k) for k in self.walk.skipped))
@@ -139,11 +141,13 @@ class LibrarySync:
         self.folder_etags = dict(LibraryFolder.objects.values_list("path", "etag"))
 
     # --- walking ---------------------------------------------------------------------------
-    def _walk(self, root: Entry, use_etags: bool) -> None:
+    def _walk(self, root: Entry, use_etags: bool, *, deep: bool) -> None:
+        tree = self._deep_listing() if deep else None
+        list_children = self.storage.list if tree is None else (lambda path: tree.get(path, []))
         level = [root]
         with ThreadPoolExecutor(max_workers=self.storage.concurrency) as pool:
             while level:
-                listings = {entry.path: pool.submit(self.storage.list, entry.path) for entry in level}
+                listings = {entry.path: pool.submit(list_children, entry.path) for entry in level}
                 following: list[Entry] = []
                 for entry in level:
                     try:
@@ -157,6 +161,25 @@ class LibrarySync:
                     following.extend(self._classify(entry, children, use_etags))
                 self.progress(len(self.walk.seen), 0, f"listed {len(level)} folders")
                 level = following
+
+    def _deep_listing(self) -> dict[str, list[Entry]] | None:
+        """Everything below the sync folder from one request, as collection path → children
+        sorted by name (what ``list`` returns); None when the storage has no deep listing or
+        it failed (then each collection is listed). Raises AuthenticationFailed."""
+        try:
+            tree = self.storage.list_tree(self.folder)
+        except AuthenticationFailed:
+            raise
+        except StorageError as error:
+            logger.warning("deep listing of {} failed ({}); listing folder by folder",
+                           self.folder or "/", error)
+            return None
+        if tree is None:
+            return None
+        children: dict[str, list[Entry]] = {}
+        for entry in sorted(tree, key=lambda e: e.name):
+            children.setdefault(entry.path.rpartition("/")[0], []).append(entry)
+        return children
 
     def _classify(self, folder: Entry, children: list[Entry], use_etags: bool) -> list[Entry]:
         """Handle one listed collection; return the sub-collections still to list."""

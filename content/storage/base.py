@@ -84,6 +84,12 @@ class Storage(ABC):
     def list(self, path: str) -> list[Entry]:
         """The direct children of the collection ``path``. Raises NotFound."""
 
+    def list_tree(self, path: str) -> list[Entry] | None:
+        """Every entry below the collection ``path`` (not ``path`` itself) from one request,
+        or None where the storage cannot list a whole tree at once (then walk with ``list``).
+        Raises NotFound, StorageError."""
+        return None
+
     @abstractmethod
     def read(self, path: str) -> bytes:
         """A whole file's bytes (song.ini and charts: small). Raises NotFound."""

@@ -107,6 +107,26 @@ def test_a_first_sync_adds_every_song_and_downloads_only_ini_and_chart(library, 
                                       dav_files(library, ("song.ini", "notes.mid", "notes.chart")))
 
 
+def test_a_first_sync_lists_the_whole_tree_with_one_deep_propfind(library, storage):
+    library_sync(storage=storage)
+
+    assert library.count("PROPFIND", depth="infinity") == 1
+    assert library.count("PROPFIND", depth="1") == 0
+    assert library.count("PROPFIND") == 2  # plus the Depth 0 of the sync folder
+    assert_db_matches(library)
+
+
+@NC_ONLY
+def test_a_server_that_clamps_infinity_is_walked_folder_by_folder(library):
+    library.clamp_infinity = True
+    storage = make_storage(library)
+    run = library_sync(storage=storage)
+
+    assert run.added == 7 and run.errors == 0
+    assert library.count("PROPFIND", depth="1") > 1
+    assert_db_matches(library)
+
+
 @NC_ONLY
 def test_s1_an_unchanged_nextcloud_library_costs_one_propfind_depth_0(dav, library, synced):
     run = library_sync(storage=synced)
@@ -213,6 +233,9 @@ def test_s5_a_failing_subfolder_keeps_its_rows_and_the_next_run_recovers(dav, li
     chart_song(dav, "Songs/Other/Third Song", name="Third")
     dav.remove(f"CloneHero/Songs/Hostile/{HOSTILE}")
     dav.fail(method="PROPFIND", path="/Songs/Hostile", depth="1", **fault)
+    # Plain servers are synced from one deep listing: it fails alike, and the sync falls back
+    # to listing folder by folder (Nextcloud's incremental sync lists by level anyway).
+    dav.fail(method="PROPFIND", depth="infinity", **fault)
 
     run = library_sync(storage=storage)
 
@@ -276,13 +299,14 @@ def test_s8_a_401_mid_scan_is_never_retried_and_removes_nothing(dav, library, st
     dav.remove(f"CloneHero/Songs/Hostile/{HOSTILE}")
     dav.clear()
     dav.fail(status=401, method="PROPFIND", path="/Songs/Hostile", depth="1", times=-1)
+    dav.fail(status=401, method="PROPFIND", depth="infinity", times=-1)  # plain: deep listing
 
     try:
         library_sync(storage=storage)
     except Exception as error:  # noqa: BLE001 — stopping at once is the better outcome
         assert "NEXTCLOUD_APP_PASSWORD" in str(error)
-    assert dav.count(path="/Songs/Hostile") == 1  # no retry loop against brute-force limits
-    assert not [s for s in dav.seen if s.status == 401][1:]
+    # Every matching request is refused: one 401 means no retry against brute-force limits.
+    assert len([s for s in dav.seen if s.status == 401]) == 1
     assert Song.objects.filter(removed_at__isnull=False).count() == 0
     assert not Song.objects.filter(path="Songs/Hostile/Another").exists()
 
@@ -293,6 +317,7 @@ def test_s8_a_401_mid_scan_stops_the_command_naming_the_settings(dav, library,
     # A change below Songs/Hostile makes the sync descend there, into the 401.
     dav.write_file("CloneHero/Songs/Hostile/touched.txt", b"x")
     dav.fail(status=401, method="PROPFIND", path="/Songs/Hostile", depth="1", times=-1)
+    dav.fail(status=401, method="PROPFIND", depth="infinity", times=-1)  # plain: deep listing
     with pytest.raises(CommandError, match="NEXTCLOUD_APP_PASSWORD"):
         call_command("sync_library")
 
