@@ -36,4 +36,6 @@ urlpatterns += [
     path("jobs/<int:pk>/", job_views.job_detail, name="job_detail"),
     path("jobs/<int:pk>/status", job_views.job_status, name="job_status"),
     path("jobs/<int:pk>/cancel", job_views.job_cancel, name="job_cancel"),
+    path("jobs/<int:pk>/retry", job_views.job_retry, name="job_retry"),
+    path("jobs/sync", job_views.sync_start, name="sync_start"),
 ]

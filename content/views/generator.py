@@ -12,6 +12,7 @@ import shutil
 from pathlib import PurePath
 
 from django.conf import settings
+from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from content.forms import AUDIO_EXTENSIONS, GeneratorForm
@@ -27,18 +28,25 @@ STEMS_FOLDER = "stems"
 @editor_required
 def generator(request):
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    status = 200
     if request.method == "POST":
         form = GeneratorForm(request.POST, request.FILES)
         if form.is_valid():
-            job = _start_job(form.cleaned_data, request.user)
-            return redirect(job)
+            try:
+                return redirect(_start_job(form.cleaned_data, request.user))
+            except jobs.JobRefused as refused:
+                form.add_error(None, str(refused))
+                status = 409
+            except jobs.JobQueueError as error:
+                messages.error(request, str(error))
+                status = 503
     else:
         form = GeneratorForm()
     return render(request, "content/generator.html", {
         "form": form, "limit": limit, "extensions": AUDIO_EXTENSIONS,
         "recent": Job.objects.filter(kind=Job.Kind.GENERATE).select_related(
             "user", "result_song")[:5],
-    })
+    }, status=status)
 
 
 def _start_job(data: dict, user) -> Job:
@@ -58,15 +66,15 @@ def _start_job(data: dict, user) -> Job:
             (folder / STEMS_FOLDER).mkdir()
             targets = [folder / STEMS_FOLDER / PurePath(f.name.lower()).name for f in files]
             audio = STEMS_FOLDER
-        for upload, target in zip(files, targets, strict=True):
-            # Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE are on disk already; copy in chunks.
-            with target.open("wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-        return jobs.job_start(kind=Job.Kind.GENERATE, user=user, arguments={
+        key = jobs.scratch_write(list(zip(files, targets, strict=True)))
+        # The same audio charted twice at once would only make a duplicate.
+        return jobs.job_start(kind=Job.Kind.GENERATE, user=user, target=f"generate:{key}",
+                              arguments={
             "scratch": scratch, "audio": audio, "label": ", ".join(f.name for f in files),
             "name": data.get("name") or "", "artist": data.get("artist") or "",
         })
+    except jobs.JobQueueError:
+        raise  # the job is recorded as failed and keeps its input for a retry
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -1,5 +1,6 @@
 """Jobs: the list, one job's page (its progress bar polls ``job_status`` every second), the
-status as JSON, and cancelling. Editors only, like the pages that start jobs."""
+status as JSON, cancelling, retrying a failed job and starting a library sync. Editors only,
+like the pages that start jobs."""
 from __future__ import annotations
 
 from django.contrib import messages
@@ -7,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import formats, timezone
 from django.views.decorators.http import require_POST
 
@@ -18,15 +20,20 @@ from .access import editor_required
 PAGE_SIZE = 50
 
 
+def may_act(user, job: Job) -> bool:
+    """Staff may cancel or retry any job; other editors the jobs they started."""
+    return user.is_staff or job.user_id == user.pk
+
+
 def can_cancel(user, job: Job) -> bool:
-    """Staff may cancel any job; other editors the jobs they started."""
-    return not job.is_finished and (user.is_staff or job.user_id == user.pk)
+    return not job.is_finished and may_act(user, job)
 
 
 def job_payload(job: Job) -> dict:
     """What the job page shows, as JSON: ``state`` (queued, running, done, failed, cancelled),
     ``finished``, ``percent`` (0–100), ``current``/``total`` steps, ``message``, ``error``,
-    ``song_url`` and ``song_name`` (the song it made or found, else None), ``result``."""
+    ``song_url`` and ``song_name`` (the song it made or found, else None), ``result``,
+    ``results_html`` (the finished job's result section, else "")."""
     song = job.result_song
     return {
         "id": job.pk, "kind": job.kind, "state": job.state, "state_label": job.get_state_display(),
@@ -40,6 +47,8 @@ def job_payload(job: Job) -> dict:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         # As the page's template shows them, so the script's updates look the same.
         "started_label": _when(job.started_at), "finished_label": _when(job.finished_at),
+        "results_html": render_to_string("content/job_results.html", {"job": job})
+        if job.is_finished else "",
     }
 
 
@@ -62,10 +71,27 @@ def job_list(request):
 
 
 @editor_required
+@require_POST
+def sync_start(request):
+    """Queue a library sync (the same as ``sync_library --enqueue``) and show its job."""
+    try:
+        job = jobs.job_start(kind=Job.Kind.SYNC, user=request.user, arguments={},
+                             target=jobs.SYNC_TARGET)
+    except jobs.JobRefused as refused:
+        messages.error(request, str(refused))
+        return redirect(refused.job or "job_list")
+    except jobs.JobQueueError as error:
+        messages.error(request, str(error))
+        return redirect("job_list")
+    return redirect(job)
+
+
+@editor_required
 def job_detail(request, pk: int):
     job = _job(pk)
     return render(request, "content/job_detail.html", {
         "job": job, "payload": job_payload(job), "can_cancel": can_cancel(request.user, job),
+        "may_retry": may_act(request.user, job),
     })
 
 
@@ -89,3 +115,21 @@ def job_cancel(request, pk: int):
     messages.success(request, "Job cancelled." if job.state == Job.State.CANCELLED else
                      "Cancelling: the job stops at its next step.")
     return redirect(job)
+
+
+@editor_required
+@require_POST
+def job_retry(request, pk: int):
+    job = get_object_or_404(Job, pk=pk)
+    if not may_act(request.user, job):
+        raise PermissionDenied("Only the person who started this job, or staff, can retry it.")
+    try:
+        retry = jobs.job_retry(job.pk, user=request.user)
+    except jobs.JobRefused as refused:
+        messages.error(request, str(refused))
+        return redirect(refused.job or job)
+    except jobs.JobQueueError as error:
+        messages.error(request, str(error))
+        return redirect(job)
+    messages.success(request, f"Retrying job #{job.pk} as job #{retry.pk}.")
+    return redirect(retry)

@@ -1,80 +1,67 @@
 """Uploading archives and .sng files into the library.
 
-The view only saves the uploads to a scratch folder and hands them to ``songs_import``; the
-import itself is a service call, so moving it to a background job later changes this file
-alone. The result is kept in the session and shown after a redirect, so reloading the
-result page never uploads again.
+The request only saves the uploads to a job's staging folder and starts an import job
+(content/library/jobs.py); the browser then follows the job's page, which lists each song
+imported, duplicate or rejected. The same files uploaded again while their import is still
+queued or running are refused (the job's target is their content hash).
 """
 from __future__ import annotations
 
-import re
 import shutil
-import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.text import get_valid_filename
 
 from content.forms import UploadForm
-from content.library.imports import songs_import
-from content.storage import library_storage
+from content.library import jobs
+from content.models import Job
 
 from .access import editor_required
-
-SESSION_KEY = "upload_results"
-KEEP_RESULTS = 5
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 @editor_required
 def upload(request):
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
+    status = 200
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
-            results = _import_uploads(form.cleaned_data["archives"])
-            token = uuid.uuid4().hex
-            stored = request.session.get(SESSION_KEY, {})
-            stored[token] = results
-            request.session[SESSION_KEY] = dict(list(stored.items())[-KEEP_RESULTS:])
-            return redirect(f"{reverse('upload')}?result={token}")
+            try:
+                return redirect(_start_import(form.cleaned_data["archives"], request.user))
+            except jobs.JobRefused as refused:
+                form.add_error(None, str(refused))
+                status = 409
+            except jobs.JobQueueError as error:
+                messages.error(request, str(error))
+                status = 503
     else:
         form = UploadForm()
-    token = request.GET.get("result", "")
-    results = request.session.get(SESSION_KEY, {}).get(token) if _TOKEN.match(token) else None
     return render(request, "content/upload.html", {
-        "form": form, "limit": limit, "results": results,
-        "counts": _counts(results) if results is not None else None,
-    })
+        "form": form, "limit": limit,
+        "recent": Job.objects.filter(kind=Job.Kind.IMPORT).select_related("user")[:5],
+    }, status=status)
 
 
-def _import_uploads(files) -> list[dict]:
-    """Save ``files`` under SCRATCH_ROOT, import them, return the results as plain dicts
-    (the session stores JSON). The scratch folder is always removed."""
-    scratch = Path(settings.SCRATCH_ROOT) / f"upload-{uuid.uuid4().hex}"
-    sources = []
+def _start_import(files, user) -> Job:
+    """Save ``files`` into a new staging folder, one numbered subfolder per file (the upload's
+    name is kept, as the import reports it, even when two share a name), and start the import
+    job on them. The folder belongs to the job from then on."""
+    scratch = jobs.scratch_new(Job.Kind.IMPORT)
+    folder = jobs.scratch_path(scratch)
     try:
+        targets = []
         for number, upload in enumerate(files):
-            # One folder per file keeps the uploaded name (the import reports it) even when two
-            # uploads share a name.
-            folder = scratch / str(number)
-            folder.mkdir(parents=True)
-            target = folder / (get_valid_filename(Path(upload.name).name) or "upload")
-            with target.open("wb") as out:
-                for chunk in upload.chunks():
-                    out.write(chunk)
-            sources.append(target)
-        report = songs_import(sources=sources, storage=library_storage())
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return [{"source": r.source, "status": r.status, "reason": r.reason,
-             "song_path": r.song_path, "song_id": r.song_id} for r in report.results]
-
-
-def _counts(results: list[dict]) -> dict[str, int]:
-    counts = {"imported": 0, "duplicate": 0, "rejected": 0}
-    for result in results:
-        counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return counts
+            (folder / str(number)).mkdir()
+            name = get_valid_filename(Path(upload.name).name) or "upload"
+            targets.append((upload, folder / str(number) / name))
+        key = jobs.scratch_write(targets)
+        return jobs.job_start(kind=Job.Kind.IMPORT, user=user, target=f"import:{key}", arguments={
+            "scratch": scratch, "label": ", ".join(upload.name for upload in files)})
+    except jobs.JobQueueError:
+        raise  # the job is recorded as failed and keeps its input for a retry
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise

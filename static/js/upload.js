@@ -1,6 +1,6 @@
 // Upload page: drag and drop several archives, send them with XMLHttpRequest so the upload
-// shows progress, then follow the server's redirect to the result. Without JavaScript the
-// form posts normally.
+// shows progress, then follow the server's redirect to the import job's page. Without
+// JavaScript the form posts normally.
 (function () {
   var form = document.getElementById("upload-form");
   if (!form) return;
@@ -58,13 +58,14 @@
       var percent = Math.round(e.loaded / e.total * 100);
       bar.value = percent;
       text.textContent = percent < 100 ? "Uploading… " + percent + "% of " + size(e.total)
-                                       : "Uploaded; importing (checking archives and charts)…";
+                                       : "Uploaded; starting the import…";
     });
     xhr.addEventListener("load", function () {
-      if (xhr.status === 200 && xhr.responseURL && xhr.responseURL.indexOf("result=") !== -1) {
-        window.location.assign(xhr.responseURL + "#results");
-      } else if (xhr.status === 200) {
-        // The form came back with errors: show the server's page.
+      var type = xhr.getResponseHeader("Content-Type") || "";
+      if (xhr.status === 200 && xhr.responseURL && xhr.responseURL.indexOf("/jobs/") !== -1) {
+        window.location.assign(xhr.responseURL);
+      } else if (type.indexOf("text/html") === 0 && [200, 409, 503].indexOf(xhr.status) !== -1) {
+        // The form came back with errors (or the import was refused): show the server's page.
         document.open(); document.write(xhr.responseText); document.close();
       } else {
         button.disabled = false; progress.hidden = true;

@@ -247,7 +247,7 @@ def test_jobs_with_a_stale_heartbeat_are_marked_failed(library_root, db):
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert dead.state == Job.State.FAILED and "stopped without finishing" in dead.error
-    assert not jobs.scratch_path(dead.arguments["scratch"]).exists()
+    assert jobs.scratch_path(dead.arguments["scratch"]).exists()  # kept for a retry
     assert alive.state == Job.State.RUNNING
     assert jobs.scratch_path(alive.arguments["scratch"]).exists()
     assert jobs.jobs_fail_stale() == 0

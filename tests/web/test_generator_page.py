@@ -1,8 +1,8 @@
-"""The Generator page and the Jobs pages: upload audio, a job runs in a worker thread, its page
+"""The Generator page and the Jobs pages: upload audio, a job runs in a task thread, its page
 polls the status endpoint until the song is in the library.
 
-These tests use real worker threads, so they run on a transactional database (the thread's
-own connection must see the committed job); ``workers`` records each thread to join it.
+These tests run tasks in threads (tests.taskbackends), so they run on a transactional
+database (the thread's own connection must see the committed job).
 """
 from __future__ import annotations
 
@@ -41,29 +41,16 @@ def library(tmp_path, settings) -> Path:
 
 
 @pytest.fixture
-def workers(monkeypatch):
-    """Job threads started during the test, joined at its end (none outlives the test's
-    database)."""
-    started = []
-    real_launch = jobs.launch
-
-    def launch(job_id):
-        thread = real_launch(job_id)
-        started.append(thread)
-        return thread
-
-    monkeypatch.setattr(jobs, "launch", launch)
-    yield started
-    for thread in started:
-        thread.join(timeout=60)
+def workers(thread_tasks):
+    """Jobs run by task threads beside the test (joined at its end)."""
+    return thread_tasks
 
 
 @pytest.fixture
-def held(monkeypatch):
-    """Jobs are recorded but never launched (they stay queued): ids in the list."""
-    queued = []
-    monkeypatch.setattr(jobs, "launch", queued.append)
-    return queued
+def held(held_tasks):
+    """Jobs are recorded and enqueued but never run (they stay queued): a function listing the
+    enqueued job ids."""
+    return held_tasks
 
 
 def upload(client, *files, **fields):
@@ -138,7 +125,8 @@ def test_not_audio_ends_as_a_failed_job_naming_the_file(editor_client, library, 
     assert status["error"].startswith("holiday.ogg: ")
     assert "scratch" not in status["error"]  # no server paths in what users read
     assert "holiday.ogg: " in editor_client.get(job.get_absolute_url()).content.decode()
-    assert not Song.objects.exists() and scratch_is_empty(library)
+    # The failed job keeps its input for a retry.
+    assert not Song.objects.exists() and jobs.scratch_path(job.arguments["scratch"]).is_dir()
 
 
 def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library, held):
@@ -151,7 +139,7 @@ def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library,
     response = upload(editor_client, SimpleUploadedFile("drums.ogg", b"x"),
                       SimpleUploadedFile("DRUMS.wav", b"x"))
     assert "are the same stem" in response.content.decode()
-    assert not Job.objects.exists() and held == [] and scratch_is_empty(library)
+    assert not Job.objects.exists() and held() == [] and scratch_is_empty(library)
 
 
 def test_generator_and_jobs_are_for_editors(editor_client, viewer, library, held):
@@ -176,7 +164,7 @@ def test_cancel_a_queued_job(editor_client, library, held, click_ogg):
     upload(editor_client, SimpleUploadedFile("song.ogg", click_ogg))
     job = Job.objects.get()
     folder = jobs.scratch_path(job.arguments["scratch"])
-    assert job.state == "queued" and held == [job.pk] and (folder / "song.ogg").is_file()
+    assert job.state == "queued" and held() == [job.pk] and (folder / "song.ogg").is_file()
     response = editor_client.post(reverse("job_cancel", args=[job.pk]), follow=True)
     assert b"Job cancelled." in response.content
     job.refresh_from_db()
@@ -224,7 +212,7 @@ def test_a_job_whose_worker_died_shows_as_failed(editor_client, library, held):
                                          heartbeat_at=long_ago)
     status = editor_client.get(reverse("job_status", args=[job.pk])).json()
     assert status["state"] == "failed" and "stopped without finishing" in status["error"]
-    assert scratch_is_empty(library)
+    assert (jobs.scratch_path(job.arguments["scratch"]) / "song.ogg").is_file()  # for a retry
 
 
 def test_the_page_lists_match_the_generator():

@@ -1,4 +1,6 @@
-"""Uploading archives: each song imported, duplicate or rejected, with the reason shown."""
+"""Uploading archives: the upload starts an import job, whose page lists each song imported,
+duplicate or rejected, with the reason. Jobs run as soon as they are queued (ImmediateBackend),
+so the page the upload redirects to shows the finished import."""
 from __future__ import annotations
 
 import io
@@ -8,11 +10,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from content.models import Song
+from content.models import Job, Song
 
 from .conftest import CHARTS, FIXTURES
 
-pytestmark = pytest.mark.django_db
+# Transactional: a job is enqueued when its row is committed.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("immediate_tasks")]
 
 SONG_INI = "[song]\r\nname = Keys Song\r\nartist = Keys Band\r\ngenre = test\r\ncharter = Chorus\r\n"
 
@@ -39,13 +42,16 @@ def test_the_upload_page_offers_drag_and_drop(editor_client, web_library):
 def test_an_uploaded_zip_is_imported_and_listed(editor_client, synced, web_library):
     response = upload(editor_client, SimpleUploadedFile("pack.zip", song_zip()))
     assert response.status_code == 200
-    assert "?result=" in response.redirect_chain[-1][0]
+    job = Job.objects.get()
+    assert response.redirect_chain[-1][0] == job.get_absolute_url()
+    assert job.kind == "import" and job.state == "done" and job.user.username == "editor"
     page = response.content.decode()
     song = Song.objects.get(name="Keys Song")
     assert "1 imported" in page and "pack.zip" in page
     assert reverse("song_detail", args=[song.pk]) in page
+    assert job.result_song == song  # one song imported: the job links it
     assert (web_library / song.path / "notes.chart").is_file()
-    assert not any((web_library.parent / "scratch").glob("upload-*"))  # scratch cleaned up
+    assert not any((web_library.parent / "scratch").glob("job-*"))  # staging cleaned up
 
 
 def test_the_same_song_twice_is_a_duplicate(editor_client, synced):
@@ -60,7 +66,7 @@ def test_a_bad_archive_is_rejected_with_the_reason(editor_client, synced):
                   SimpleUploadedFile("broken.zip", b"this is not a zip file"),
                   SimpleUploadedFile("good.zip", song_zip())).content.decode()
     assert "1 imported" in page and "1 rejected" in page
-    row = page[page.index("broken.zip"):]
+    row = page[page.index("<td>broken.zip"):]  # its row in the result table
     assert 'class="badge bad">rejected' in row[:300]
     assert "broken.zip" in page and 'class="error"' in page
 
@@ -74,7 +80,7 @@ def test_a_zip_bomb_is_rejected(editor_client, synced):
 def test_other_files_are_refused_by_the_form(editor_client, synced):
     response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
     assert "notes.txt: not an archive or .sng file" in response.content.decode()
-    assert "?result=" not in response.request["QUERY_STRING"]
+    assert not Job.objects.exists()
 
 
 def test_an_upload_over_the_limit_is_refused(editor_client, synced, settings):
@@ -83,8 +89,3 @@ def test_an_upload_over_the_limit_is_refused(editor_client, synced, settings):
     assert response.status_code == 413
     assert "more than the limit of 100" in response.content.decode()
     assert not Song.objects.filter(name="Keys Song").exists()
-
-
-def test_a_result_token_from_elsewhere_shows_nothing(editor_client, web_library):
-    page = editor_client.get(reverse("upload"), {"result": "0" * 32}).content.decode()
-    assert "Import result" not in page

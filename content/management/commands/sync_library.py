@@ -1,10 +1,14 @@
-"""``python manage.py sync_library [--full] [--dry-run] [--confirm-removals]`` (cron-safe)."""
+"""``python manage.py sync_library [--full] [--dry-run] [--confirm-removals] [--enqueue]``
+(cron-safe). ``--enqueue`` puts the sync on the task queue as a job instead of running it here."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from content.library import jobs
 from content.library.locks import LockBusy
 from content.library.sync import SyncAborted, library_sync
+from content.models import Job
 from content.storage import library_storage
 from content.storage.base import StorageError
 
@@ -20,8 +24,14 @@ class Command(BaseCommand):
                             help="report what would change without writing to the database")
         parser.add_argument("--confirm-removals", action="store_true",
                             help="allow marking more than SYNC_MAX_REMOVED_FRACTION of the songs removed")
+        parser.add_argument("--enqueue", action="store_true",
+                            help="queue the sync as a job for a task worker (db_worker / rqworker) "
+                                 "instead of running it here; prints the job's id")
 
-    def handle(self, *args, full: bool, dry_run: bool, confirm_removals: bool, **options):
+    def handle(self, *args, full: bool, dry_run: bool, confirm_removals: bool, enqueue: bool,
+               **options):
+        if enqueue:
+            return self._enqueue(full=full, dry_run=dry_run, confirm_removals=confirm_removals)
         storage = library_storage()
         try:
             run = library_sync(storage=storage, full=full, dry_run=dry_run,
@@ -39,3 +49,11 @@ class Command(BaseCommand):
         if run.errors:
             raise CommandError(f"{run.errors} folders or songs could not be read; "
                                "their rows were kept as they were (see the log above)")
+
+    def _enqueue(self, **arguments) -> None:
+        try:
+            job = jobs.job_start(kind=Job.Kind.SYNC, user=None, arguments=arguments,
+                                 target=jobs.SYNC_TARGET)
+        except (jobs.JobRefused, jobs.JobQueueError) as error:
+            raise CommandError(f"sync_library not queued: {error}") from None
+        self.stdout.write(f"sync queued as job #{job.pk} (TASKS_BACKEND={settings.TASKS_BACKEND})")
