@@ -213,12 +213,15 @@ def test_the_runtime_has_the_tools_and_runs_unprivileged(dockerfile):
         'CMD ["python", "docker/healthcheck.py"]')
 
 
-def test_what_the_dockerfile_copies_exists(dockerfile):
-    for value in instructions(dockerfile, "COPY"):
-        if value.startswith("--from="):
-            continue
-        for source in value.split()[:-1]:
-            assert (REPO / source).exists(), source
+def test_the_image_gets_every_package_and_the_build_context_holds_it(dockerfile):
+    sources = [source for value in instructions(dockerfile, "COPY")
+               if not value.startswith("--from=") for source in value.split()[:-1]]
+    assert all((REPO / source).exists() for source in sources), sources
+    packages = {init.parent.name for init in REPO.glob("*/__init__.py")} - {"tests", "bench"}
+    assert packages <= set(sources), "a package the app imports is missing from the image"
+    ignore = (REPO / "docker/Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore  # everything not listed stays out of the build context
+    assert [s for s in sources if f"!{s}" not in ignore] == [], "excluded from the context"
 
 
 # --- gunicorn in production mode --------------------------------------------------------------
