@@ -137,7 +137,10 @@ class Song(models.Model):
 
     class Meta:
         ordering = ["artist", "name", "id"]
-        indexes = [models.Index(fields=["artist", "name", "id"], name="song_artist_name_id")]
+        # Partial, so the song list's ids come from an index-only scan (content/library/
+        # pagination.py): the list shows present songs only.
+        indexes = [models.Index(fields=["artist", "name", "id"], name="song_present_artist_name_id",
+                                condition=models.Q(removed_at__isnull=True))]
 
     def __str__(self) -> str:
         return f"{strip_tags(self.artist) or '?'} — {strip_tags(self.name) or self.path}"

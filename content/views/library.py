@@ -1,18 +1,21 @@
 """Reading the library: dashboard, song list (search, filters, sort, pages), song page."""
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 
 from content.forms import SongFilterForm
 from content.library import selectors
+from content.library.pagination import SongPaginator
 from content.models import DIFF_KEYS, Song
 from content.storage.webdav import nextcloud_status
 
 from .access import can_edit
 
 PAGE_SIZE = 50
+# A text search counts this many matches at most ("1,000+ songs"); browsing the whole library
+# or a filter keeps its exact count, which an index answers.
+SEARCH_COUNT_CAP = 1_000
 AUDIO_PREFERENCE = ("preview", "song")  # then any stem, in the scan's order
 
 
@@ -28,7 +31,9 @@ def dashboard(request):
 def song_list(request):
     form = SongFilterForm(request.GET)
     search = form.search_kwargs()
-    page = Paginator(selectors.song_search(**search), PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = SongPaginator(selectors.song_search(**search), PAGE_SIZE,
+                              count_cap=SEARCH_COUNT_CAP if search["q"].strip() else None)
+    page = paginator.get_page(request.GET.get("page"))
     songs = list(page.object_list)
     return render(request, "content/song_list.html", {
         "form": form,
