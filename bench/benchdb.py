@@ -10,9 +10,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
-def django_on(database_url: str) -> None:
+def django_on(database_url: str, *, flush: bool = True) -> None:
     """Point Django at ``database_url`` (created if missing on PostgreSQL), set it up, migrate,
-    and empty every table. The library storage is never the configured Nextcloud."""
+    and empty every table unless ``flush`` is false (a benchmark that reuses its data). The
+    library storage is never the configured Nextcloud."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "chmanager.settings"
@@ -26,7 +27,8 @@ def django_on(database_url: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
-    call_command("flush", interactive=False, verbosity=0)
+    if flush:
+        call_command("flush", interactive=False, verbosity=0)
 
 
 def sample_library(out: Path) -> Path:
