@@ -1,7 +1,6 @@
 """Route Python's standard logging (Django's included) into loguru, one sink on stdout."""
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 
@@ -9,26 +8,30 @@ from loguru import logger
 
 
 class InterceptHandler(logging.Handler):
-    """Hands each standard-library record to loguru, keeping its level and origin."""
+    """Hands each standard-library record to loguru, keeping its level and logger name."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             level: str | int = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        # Name the code that called the standard logger, not the logging module's own frames.
-        frame, depth = inspect.currentframe(), 0
-        while frame and (depth == 0 or frame.f_code.co_filename == logging.__file__):
-            frame, depth = frame.f_back, depth + 1
-        logger.opt(depth=depth, exception=record.exc_info).log(level, record.getMessage())
+        # The standard logger's name ("django.request") says more than the module that called it.
+        logger.patch(lambda entry: entry.update(name=record.name)).opt(
+            exception=record.exc_info).log(level, record.getMessage())
 
 
 def configure_logging(level: str) -> None:
     """One loguru sink on stdout at ``level`` (TRACE, DEBUG, INFO, WARNING, ERROR); standard
     logging records go through it too. Raises ValueError for an unknown level name."""
+    try:
+        number = logger.level(level.upper()).no
+    except ValueError:
+        raise ValueError(f"LOG_LEVEL={level!r} is not a log level: use TRACE, DEBUG, INFO, "
+                         f"WARNING or ERROR.") from None
     logger.remove()
-    logger.add(sys.stdout, level=level.upper(),
+    logger.add(sys.stdout, level=number,
                format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {name}: {message}")
-    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    # Records below the level are not even made (loguru's level numbers are the stdlib's).
+    logging.basicConfig(handlers=[InterceptHandler()], level=number, force=True)
     # chmanager.request_log writes the one line per request; runserver's own would repeat it.
     logging.getLogger("django.server").setLevel(logging.WARNING)

@@ -26,6 +26,7 @@ from django.core.management import get_commands
 from django.db import connection
 from django.urls import resolve
 from dockerfile_parse import DockerfileParser
+from loguru import logger
 from prometheus_client.parser import text_string_to_metric_families
 
 from content.views.health import health
@@ -86,6 +87,33 @@ def test_the_secret_key_can_come_from_a_file(tmp_path):
     result = manage("check", "--deploy", "--fail-level", "WARNING",
                     env={**env, "SECRET_KEY_FILE": str(key)})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- logging ----------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_each_request_is_logged_once_with_method_path_status_and_ms(client):
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="INFO", format="{name}: {message}")
+    try:
+        client.get("/no-such-page/?q=private")
+    finally:
+        logger.remove(sink)
+    logged = [line for line in lines if line.startswith("chmanager.request_log")]
+    assert len(logged) == 1
+    assert re.fullmatch(r"chmanager\.request_log: GET /no-such-page/ 404 \d+\.\dms\n", logged[0])
+
+
+def test_the_log_goes_to_stdout_at_the_level_from_the_environment(tmp_path):
+    code = ("import django, logging; django.setup(); from loguru import logger; "
+            "logger.info('info line'); logger.warning('warning line'); "
+            "logging.getLogger('django.request').warning('routed line')")
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         env={**production_env(tmp_path), "LOG_LEVEL": "WARNING",
+                              "DJANGO_SETTINGS_MODULE": "chmanager.settings"}, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "warning line" in run.stdout and "info line" not in run.stdout
+    assert re.search(r"WARNING django\.request: routed line$", run.stdout, re.MULTILINE)
 
 
 # --- docker-compose.yml -----------------------------------------------------------------------
