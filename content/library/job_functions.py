@@ -1,34 +1,90 @@
-"""The import and sync jobs (``jobs.JOB_FUNCTIONS``): the same services the Upload page and
+"""The import and sync jobs (``jobs.JOB_FUNCTIONS``): the same services ``import_songs`` and
 ``sync_library`` call, run by a task worker. Called as ``function(arguments=dict,
 progress=callable)``; they return the JSON result kept on the Job."""
 from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
 
 from content.library.imports import songs_import
 from content.library.jobs import JobFailed, Progress, scratch_path
 from content.library.locks import LockBusy
 from content.library.sync import SyncAborted, library_sync
 from content.storage import library_storage
-from content.storage.base import StorageError
+from content.storage.base import Entry, Storage, StorageError
+
+DOWNLOAD_CHUNK = 256 * 1024
 
 
 def import_job(*, arguments: dict, progress: Progress) -> dict:
     """Import the uploads staged in ``arguments["scratch"]`` (one numbered subfolder per
-    uploaded file, in upload order).
+    uploaded file, in upload order), or the library storage's folder ``arguments["folder"]``
+    (the file browser's "import this folder"; downloaded first, at most
+    IMPORT_MAX_TOTAL_BYTES).
 
     Returns ``{"results": [{source, status, reason, song_path, song_id}, ...], "counts":
     {imported, duplicate, rejected}, "song_id": the one imported song's id or None}``. Bad
-    archives are results with status "rejected", never a failed job.
+    archives are results with status "rejected", never a failed job. Raises JobFailed when
+    the folder cannot be read or is too large.
     """
-    folder = scratch_path(arguments["scratch"])
-    numbered = sorted((p for p in folder.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    sources = [next(p.iterdir()) for p in numbered]
-    report = songs_import(sources=sources, storage=library_storage(), progress=progress)
+    storage = library_storage()
+    if "folder" in arguments:
+        with tempfile.TemporaryDirectory(dir=_scratch_root()) as temporary:
+            name = arguments["folder"].rstrip("/").rsplit("/", 1)[-1]
+            local = Path(temporary) / name
+            _download_tree(storage, arguments["folder"], local, progress)
+            report = songs_import(sources=[local], storage=storage, label=name,
+                                  progress=progress)
+    else:
+        folder = scratch_path(arguments["scratch"])
+        numbered = sorted((p for p in folder.iterdir() if p.name.isdigit()),
+                          key=lambda p: int(p.name))
+        sources = [next(p.iterdir()) for p in numbered]
+        report = songs_import(sources=sources, storage=storage, progress=progress)
     results = [{"source": r.source, "status": r.status, "reason": r.reason,
                 "song_path": r.song_path, "song_id": r.song_id} for r in report.results]
     imported = [r["song_id"] for r in results if r["status"] == "imported"]
     return {"results": results,
             "counts": {s: report.count(s) for s in ("imported", "duplicate", "rejected")},
             "song_id": imported[0] if len(imported) == 1 else None}
+
+
+def _scratch_root() -> Path:
+    root = Path(settings.SCRATCH_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _download_tree(storage: Storage, path: str, target: Path, progress: Progress) -> None:
+    """Copy the storage folder ``path`` to ``target`` (streamed; hidden entries skipped),
+    refusing more than IMPORT_MAX_TOTAL_BYTES in all before downloading anything."""
+    files: list[Entry] = []
+    pending = [path]
+    try:
+        while pending:
+            folder = pending.pop()
+            for entry in storage.list(folder):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir:
+                    pending.append(entry.path)
+                else:
+                    files.append(entry)
+        total, limit = sum(e.size for e in files), settings.IMPORT_MAX_TOTAL_BYTES
+        if total > limit:
+            raise JobFailed(f"{path}: {total} bytes is more than the import limit of {limit} "
+                            "bytes (IMPORT_MAX_TOTAL_BYTES).")
+        for number, entry in enumerate(files):
+            progress(number, len(files), f"downloading {entry.path}")
+            local = target / entry.path[len(path):].lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with storage.open(entry.path) as stream, local.open("wb") as out:
+                shutil.copyfileobj(stream, out, DOWNLOAD_CHUNK)
+    except StorageError as error:
+        raise JobFailed(f"{path} was not imported: {error}") from None
 
 
 def sync_job(*, arguments: dict, progress: Progress) -> dict:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import mimetypes
 import re
-import shutil
-import uuid
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -26,9 +24,10 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_POST, require_safe
 from loguru import logger
 
-from content.library.imports import songs_import
+from content.library import jobs
+from content.models import Job
 from content.storage import library_storage
-from content.storage.base import STAGING_FOLDER, Entry, NotFound, Storage, StorageError, join
+from content.storage.base import STAGING_FOLDER, Entry, NotFound, StorageError, join
 
 from .access import can_edit, editor_required
 
@@ -276,60 +275,20 @@ def delete(request):
 @editor_required
 @require_POST
 def import_folder(request):
-    """Download the folder ``path`` to a scratch folder and import the songs in it into the
-    library (``songs_import``: checked, published to Songs/<artist>/<name>/, recorded)."""
+    """Start an import job for the folder ``path`` (the job downloads it and imports the songs
+    in it: checked, published to Songs/<artist>/<name>/, recorded) and show the job."""
     path = _path(request.POST.get("path"))
     if not path or _under_songs(path):
         messages.error(request, "Choose a folder outside the Songs folder to import.")
         return redirect(_browse_url(path))
-    storage = library_storage()
-    scratch = Path(settings.SCRATCH_ROOT) / f"browse-{uuid.uuid4().hex}"
-    name = path.rsplit("/", 1)[-1]
     try:
-        local = scratch / name
-        _download_tree(storage, path, local, limit=settings.IMPORT_MAX_TOTAL_BYTES)
-        report = songs_import(sources=[local], storage=storage, label=name)
-    except (StorageError, _TooBig) as error:
-        messages.error(request, f"{name} was not imported: {error}")
+        job = jobs.job_start(kind=Job.Kind.IMPORT, user=request.user,
+                             target=f"import:folder:{path}",
+                             arguments={"folder": path, "label": path.rsplit("/", 1)[-1]})
+    except (jobs.JobRefused, jobs.JobQueueError) as error:
+        messages.error(request, str(error))
         return redirect(_browse_url(path))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    imported = report.count("imported")
-    summary = (f"{name}: {imported} imported, {report.count('duplicate')} duplicate, "
-               f"{report.count('rejected')} rejected.")
-    (messages.success if imported else messages.warning)(request, summary)
-    for result in report.results:
-        if result.status == "rejected":
-            messages.error(request, f"{result.source}: {result.reason}")
-    return redirect(_browse_url(path))
-
-
-class _TooBig(Exception):
-    pass
-
-
-def _download_tree(storage: Storage, path: str, target: Path, *, limit: int) -> None:
-    """Copy the remote folder ``path`` to ``target`` (streamed), refusing more than ``limit``
-    bytes in all before downloading anything."""
-    files: list[Entry] = []
-    pending = [path]
-    while pending:
-        folder = pending.pop()
-        for entry in storage.list(folder):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir:
-                pending.append(entry.path)
-            else:
-                files.append(entry)
-    total = sum(e.size for e in files)
-    if total > limit:
-        raise _TooBig(f"{total} bytes is more than the import limit of {limit} bytes")
-    for entry in files:
-        local = target / entry.path[len(path):].lstrip("/")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        with storage.open(entry.path) as stream, local.open("wb") as out:
-            shutil.copyfileobj(stream, out, CHUNK)
+    return redirect(job)
 
 
 # --- Backgrounds, Colors, Highways ----------------------------------------------------------

@@ -252,8 +252,8 @@ def test_job_start_enqueues_on_redis(library, rq_settings, django_capture_on_com
     assert queued.func_name == "content.tasks.job_task" and queued.args == (job.pk,)
 
 
-def test_redis_down_fails_the_enqueue_quickly_with_a_clear_error(archive, rq_settings,
-                                                                 django_capture_on_commit_callbacks):
+def test_redis_down_fails_the_enqueue_quickly_with_a_clear_error(
+        archive, rq_settings, django_capture_on_commit_callbacks):
     rq_settings.RQ_QUEUES = {"default": {
         "URL": "redis://127.0.0.1:1/0?socket_connect_timeout=5", "DEFAULT_TIMEOUT": -1}}
     started = time.monotonic()
@@ -278,3 +278,23 @@ def test_sync_library_enqueue_queues_a_job_and_refuses_a_second(library, capsys)
     with pytest.raises(CommandError, match=rf"not queued: A library sync is already queued "
                                            rf"\(job #{job.pk}\)"):
         call_command("sync_library", "--enqueue")
+
+
+def test_a_folder_import_downloads_and_imports_or_fails_over_the_limit(archive, library,
+                                                                       settings, tmp_path):
+    inbox = library.root / "Inbox"
+    shutil.unpack_archive(archive, inbox)
+    arguments = {"folder": "Inbox", "label": "Inbox"}
+    settings.IMPORT_MAX_TOTAL_BYTES = 1000
+    too_big = jobs.job_start(kind=Job.Kind.IMPORT, user=None, arguments=arguments,
+                             target="import:folder:Inbox")
+    jobs.job_run(too_big.pk)
+    too_big.refresh_from_db()
+    assert too_big.state == Job.State.FAILED
+    assert too_big.error.startswith("Inbox: ") and "import limit of 1000 bytes" in too_big.error
+    settings.IMPORT_MAX_TOTAL_BYTES = 10**9
+    job = jobs.job_retry(too_big.pk, user=None)  # nothing staged: the folder is read again
+    jobs.job_run(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE and job.result["counts"]["imported"] == 2
+    assert not any(Path(settings.SCRATCH_ROOT).iterdir())  # the download is removed

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from content.models import Song
+from content.models import Job, Song
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.django_db
@@ -120,21 +120,30 @@ def test_viewers_cannot_change_anything(pages, viewer_client):
     assert not pages.disk("CloneHero/Inbox/x.txt").exists()
 
 
-def test_import_this_folder_puts_its_songs_in_the_library(pages, editor_client):
+def test_import_this_folder_puts_its_songs_in_the_library(pages, editor_client, immediate_tasks,
+                                                          django_capture_on_commit_callbacks,
+                                                          tmp_path):
     pages.write_file("CloneHero/Inbox/Pack/One/notes.chart", CHART.read_bytes())
     pages.write_file("CloneHero/Inbox/Pack/One/song.ini",
                      b"[song]\nname = From The Browser\nartist = Cloud Band\n")
     pages.write_file("CloneHero/Inbox/Pack/One/song.ogg", b"OggS" + os.urandom(2000))
 
-    response = editor_client.post(reverse("files_import"), {"path": "Inbox/Pack"}, follow=True)
+    # The import is a job; it runs (at once here) when its row is committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        started = editor_client.post(reverse("files_import"), {"path": "Inbox/Pack"})
+    job = Job.objects.get()
+    assert started["Location"] == job.get_absolute_url() and job.kind == "import"
+    page = editor_client.get(job.get_absolute_url())
 
-    assert b"1 imported" in response.content
+    assert b"1 imported" in page.content
     song = Song.objects.get(name="From The Browser")
     assert song.path == "Songs/Cloud Band/From The Browser"
     assert pages.disk(f"CloneHero/{song.path}/song.ogg").exists()
     assert pages.disk("CloneHero/Inbox/Pack/One/notes.chart").exists()  # the source stays
-    again = editor_client.post(reverse("files_import"), {"path": "Inbox/Pack"}, follow=True)
-    assert b"1 duplicate" in again.content
+    assert not list((tmp_path / "scratch").glob("*"))  # the download is cleaned up
+    with django_capture_on_commit_callbacks(execute=True):
+        again = editor_client.post(reverse("files_import"), {"path": "Inbox/Pack"})
+    assert b"1 duplicate" in editor_client.get(again["Location"]).content
 
 
 @NC_ONLY
