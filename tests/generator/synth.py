@@ -76,6 +76,42 @@ def render(segments: list[tuple[float, int]], *, start: float = 0.5, seed: int =
     return Synth(np.array(beats), np.array(tones), np.array(pitches), mix, lead)
 
 
+# Accented sixteenths of a bar grouped 3+3+3+3+4, a common metal/prog riff: its accents recur
+# every 3 sixteenths (a dotted 8th, 4/3 of the tempo) more often than every 4.
+DOTTED_ACCENTS = (0, 3, 6, 9, 12)
+
+
+def syncopated(bpm: float, beats: int, *, drums: bool, start: float = 0.5,
+               seed: int = 4) -> Synth:
+    """Unbroken 16th-note tones accented 3+3+3+3+4 (``DOTTED_ACCENTS``; the others at a third
+    of the level), and with ``drums`` a thump on every beat; ``beats`` at ``bpm`` from
+    ``start`` s.
+
+    The lead alone has no onset on the beat that is stronger than the syncopated accents
+    between beats; only its subdivision into 8ths and 16ths tells the beat's length.
+    """
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    steps = np.arange(beats * 4)
+    tones = start + steps * period / 4
+    beat_times = tones[::4]
+    gains = np.where(np.isin(steps % 16, DOTTED_ACCENTS), 1.0, 1 / 3)
+    pitches = 40 + np.array(PENTATONIC)[rng.integers(0, 5, len(steps))] + 12 * (steps % 8 == 0)
+    length = int((tones[-1] + 1.5) * SR)
+    lead = np.zeros(length, np.float32)
+    for tone_t, pitch, gain in zip(tones, pitches, gains, strict=True):
+        tone = _tone(int(pitch), period / 4) * gain
+        i = int(round(tone_t * SR))
+        lead[i:i + len(tone)] += tone
+    mix = lead.copy()
+    if drums:
+        for b in beat_times:
+            thump = _thump(rng)
+            i = int(round(b * SR))
+            mix[i:i + len(thump)] += thump
+    return Synth(beat_times, tones, pitches, mix, lead)
+
+
 def write(path: Path, samples: np.ndarray) -> Path:
     soundfile.write(path, samples, SR)
     return path

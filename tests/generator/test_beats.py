@@ -1,0 +1,34 @@
+"""Beat tracking on syncopated synthetic riffs whose true beats are known."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+
+from content.generator import GeneratedSong, generate
+from tests.generator.synth import syncopated, write
+
+
+def _beat_f(song: GeneratedSong, truth: np.ndarray) -> float:
+    end = song.tracks["Expert"][-1].tick
+    beats = np.array([song.tempo.seconds(t) for t in range(0, end, 192)]) - song.lead_in_s
+    return mir_eval.beat.f_measure(truth, beats[beats >= 0])
+
+
+def test_dotted_accents_do_not_make_the_tempo_four_thirds(tmp_path: Path) -> None:
+    # A guitar stem alone, accents every 3 sixteenths: the beat is only told by the 8th and
+    # 16th subdivision (a dotted-8th beat would be 128 BPM, nearer the 120 BPM prior).
+    synth = syncopated(96.0, 96, drums=False)
+    song = generate(write(tmp_path / "guitar.wav", synth.mix))
+    assert song.bpm == pytest.approx(96.0, rel=0.01)
+    assert _beat_f(song, synth.beats) >= 0.95
+
+
+def test_syncopated_accents_leave_the_beats_on_the_drums(tmp_path: Path) -> None:
+    # Most accents fall between beats; the thumps mark where the beats are.
+    synth = syncopated(137.5, 96, drums=True, seed=6)
+    song = generate(write(tmp_path / "song.wav", synth.mix))
+    assert song.bpm == pytest.approx(137.5, rel=0.01)
+    assert _beat_f(song, synth.beats) >= 0.95
