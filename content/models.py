@@ -265,6 +265,7 @@ class Job(models.Model):
         GENERATE = "generate", "Generate a chart"
         IMPORT = "import", "Import songs"
         SYNC = "sync", "Sync the library"
+        UPLOAD = "upload", "Upload files"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -301,7 +302,7 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     target = models.CharField(
         max_length=255, blank=True,
-        help_text="What the job works on (sync:<folder>, import:<content hash>); no two "
+        help_text="What the job works on (sync:library, import:<content hash>, ...); no two "
                   "queued or running jobs share one")
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="retries", help_text="The failed job this one retries")

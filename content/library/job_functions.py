@@ -1,5 +1,6 @@
-"""The import and sync jobs (``jobs.JOB_FUNCTIONS``): the same services ``import_songs`` and
-``sync_library`` call, run by a task worker. Called as ``function(arguments=dict,
+"""The import, sync and upload jobs (``jobs.JOB_FUNCTIONS``): the same services
+``import_songs`` and ``sync_library`` call, and the file browser's uploads to the library
+storage (Nextcloud), run by a task worker. Called as ``function(arguments=dict,
 progress=callable)``; they return the JSON result kept on the Job."""
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from content.library.jobs import JobFailed, Progress, scratch_path
 from content.library.locks import LockBusy
 from content.library.sync import SyncAborted, library_sync
 from content.storage import library_storage
-from content.storage.base import Entry, Storage, StorageError
+from content.storage.base import Entry, Storage, StorageError, join
 
 DOWNLOAD_CHUNK = 256 * 1024
 
@@ -85,6 +86,28 @@ def _download_tree(storage: Storage, path: str, target: Path, progress: Progress
                 shutil.copyfileobj(stream, out, DOWNLOAD_CHUNK)
     except StorageError as error:
         raise JobFailed(f"{path} was not imported: {error}") from None
+
+
+def upload_job(*, arguments: dict, progress: Progress) -> dict:
+    """Write the files staged in ``arguments["scratch"]`` (one numbered subfolder per file, in
+    upload order) into the storage folder ``arguments["folder"]``, replacing files of the same
+    name. Returns ``{"folder": folder, "uploaded": [names]}``; raises JobFailed naming the
+    file the storage refused (the files before it stay uploaded)."""
+    storage = library_storage()
+    folder = arguments["folder"]
+    staged = scratch_path(arguments["scratch"])
+    files = [next(p.iterdir()) for p in sorted(
+        (p for p in staged.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))]
+    uploaded = []
+    for number, file in enumerate(files):
+        progress(number, len(files), f"uploading {file.name}")
+        try:
+            with file.open("rb") as stream:
+                storage.write(join(folder, file.name), stream)
+        except StorageError as error:
+            raise JobFailed(f"{file.name} was not uploaded: {error}") from None
+        uploaded.append(file.name)
+    return {"folder": folder, "uploaded": uploaded}
 
 
 def sync_job(*, arguments: dict, progress: Progress) -> dict:

@@ -66,6 +66,7 @@ JOB_FUNCTIONS: dict[str, str] = {
     Job.Kind.GENERATE: "content.library.generation.generate_job",
     Job.Kind.IMPORT: "content.library.job_functions.import_job",
     Job.Kind.SYNC: "content.library.job_functions.sync_job",
+    Job.Kind.UPLOAD: "content.library.job_functions.upload_job",
 }
 # One library sync at a time, whoever starts it (cron, the Jobs page, a retry).
 SYNC_TARGET = "sync:library"
@@ -155,7 +156,8 @@ def _refusal(kind: str, target: str) -> JobRefused:
         return JobRefused(f"Another {Job.Kind(kind).label.lower()} job on the same input was "
                           "just starting; try again.")
     what = {Job.Kind.SYNC: "A library sync", Job.Kind.IMPORT: "An import of the same files",
-            Job.Kind.GENERATE: "A chart generation from the same audio"}[Job.Kind(holder.kind)]
+            Job.Kind.GENERATE: "A chart generation from the same audio",
+            Job.Kind.UPLOAD: "An upload of the same files here"}[Job.Kind(holder.kind)]
     return JobRefused(f"{what} is already {holder.get_state_display().lower()} "
                       f"(job #{holder.pk}); this one was not started.", holder)
 

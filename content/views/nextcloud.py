@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -199,27 +200,48 @@ def raw(request):
 @editor_required
 @require_POST
 def upload(request):
-    """Upload files into ``?path=`` (streamed from Django's temporary files)."""
+    """Upload files into ``?path=``: the request stages them, an upload job writes them to the
+    storage (a large file to Nextcloud takes a while), the browser follows the job."""
     path = _path(request.POST.get("path"))
     form = UploadFilesForm(request.POST, request.FILES)
     back = request.POST.get("next") or _browse_url(path)
     if not form.is_valid():
         messages.error(request, "Choose at least one file to upload.")
         return redirect(back)
-    storage = library_storage()
-    done = []
+    named = []
     for upload in request.FILES.getlist("files"):
         try:
-            name = checked_name(Path(upload.name).name)
-            storage.write(join(path, name), upload)
-            done.append(name)
+            named.append((upload, checked_name(Path(upload.name).name)))
         except forms.ValidationError as error:
             messages.error(request, f"{upload.name}: {' '.join(error.messages)}")
-        except StorageError as error:
-            messages.error(request, f"{upload.name} was not uploaded: {error}")
-    if done:
-        messages.success(request, f"Uploaded {', '.join(done)}.")
-    return redirect(back)
+    if not named:
+        return redirect(back)
+    try:
+        return redirect(_start_upload(path, named, request.user))
+    except (jobs.JobRefused, jobs.JobQueueError) as error:
+        messages.error(request, str(error))
+        return redirect(back)
+
+
+def _start_upload(path: str, named: list, user) -> Job:
+    """Stage ``named`` ((upload, checked name) pairs) in a new staging folder, one numbered
+    subfolder each, and start the upload job into ``path``."""
+    scratch = jobs.scratch_new(Job.Kind.UPLOAD)
+    folder = jobs.scratch_path(scratch)
+    try:
+        targets = []
+        for number, (upload, name) in enumerate(named):
+            (folder / str(number)).mkdir()
+            targets.append((upload, folder / str(number) / name))
+        key = jobs.scratch_write(targets)
+        return jobs.job_start(kind=Job.Kind.UPLOAD, user=user, target=f"upload:{path}:{key}",
+                              arguments={"scratch": scratch, "folder": path,
+                                         "label": f"{', '.join(n for _, n in named)} → /{path}"})
+    except jobs.JobQueueError:
+        raise  # the job is recorded as failed and keeps its input for a retry
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 @editor_required

@@ -82,13 +82,20 @@ def test_raw_serves_images_inline_and_everything_else_as_attachments(pages, view
     assert viewer_client.get(url("files_raw", path="Inbox/none.png")).status_code == 404
 
 
-def test_editors_upload_make_folders_and_delete_with_confirmation(pages, editor_client):
-    response = editor_client.post(reverse("files_upload"), {
-        "path": "Inbox", "files": [SimpleUploadedFile("a b#1.txt", b"one"),
-                                   SimpleUploadedFile("c.txt", b"two")]})
-    assert response.status_code == 302
+def test_editors_upload_make_folders_and_delete_with_confirmation(
+        pages, editor_client, immediate_tasks, django_capture_on_commit_callbacks):
+    # The upload is a job; it runs (at once here) when its row is committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(reverse("files_upload"), {
+            "path": "Inbox", "files": [SimpleUploadedFile("a b#1.txt", b"one"),
+                                       SimpleUploadedFile("c.txt", b"two")]})
+    job = Job.objects.get()
+    assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
+    assert job.kind == "upload" and job.state == "done", job.error
     assert pages.disk("CloneHero/Inbox/a b#1.txt").read_bytes() == b"one"
     assert pages.disk("CloneHero/Inbox/c.txt").read_bytes() == b"two"
+    page = editor_client.get(job.get_absolute_url()).content.decode()
+    assert "a b#1.txt, c.txt to" in page and url("files_browse", path="Inbox") in page
 
     editor_client.post(reverse("files_mkdir"), {"path": "Inbox", "name": "New [folder]"})
     assert pages.disk("CloneHero/Inbox/New [folder]").is_dir()
@@ -147,10 +154,12 @@ def test_import_this_folder_puts_its_songs_in_the_library(pages, editor_client, 
 
 
 @NC_ONLY
-def test_backgrounds_highways_and_colors_pages(pages, editor_client):
-    response = editor_client.post(reverse("files_assets", args=["backgrounds"]), {
-        "path": "Backgrounds", "next": reverse("files_assets", args=["backgrounds"]),
-        "files": SimpleUploadedFile("stage.png", PNG)})
+def test_backgrounds_highways_and_colors_pages(pages, editor_client, immediate_tasks,
+                                               django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_client.post(reverse("files_assets", args=["backgrounds"]), {
+            "path": "Backgrounds", "next": reverse("files_assets", args=["backgrounds"]),
+            "files": SimpleUploadedFile("stage.png", PNG)})
     assert response.status_code == 302
     assert pages.disk("CloneHero/Backgrounds/stage.png").read_bytes() == PNG
     page = editor_client.get(reverse("files_assets", args=["backgrounds"]))
