@@ -6,7 +6,9 @@ SONGS song folders (Songs/<Artist> (n)/<Title>), serves it with tests/davserver.
 process (Nextcloud mode: propagating folder ETags, oc:fileid), then measures in one run:
 
   rclone    ``rclone lsjson -R`` of the Songs folder (listing only, Depth 1 per folder, 8 checkers)
-  cold      first sync: list, download song.ini and the chart of every song, parse, write rows
+  cold      first sync: list, download song.ini and the chart of every song, parse, write rows;
+            with the CPU seconds of the sync process, its parse workers and the server, and
+            the load average (the machine may be shared: rclone mostly waits, the sync computes)
   warm      second sync of the unchanged library          target: 1 request, < 0.5 s
   one edit  sync after changing one song.ini over WebDAV  target: <= depth + 3 requests
   fresh     the warm sync from a new storage object (a new cron process: + the user-id lookup)
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -93,6 +96,17 @@ def server_requests(url: str) -> int:
         return json.load(response)["total"]
 
 
+def cpu_seconds(server: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds (user + system) so far of this process, of its finished child processes
+    (the sync's parse workers, reaped when the sync ends) and of the server process."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fields = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return {"sync": own.ru_utime + own.ru_stime,
+            "workers": children.ru_utime + children.ru_stime,
+            "server": (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")}
+
+
 def rclone_listing(url: str) -> tuple[float, int, int]:
     """(seconds, requests, entries) of ``rclone lsjson -R`` of the Songs folder."""
     if not shutil.which("rclone"):
@@ -142,6 +156,9 @@ def main() -> None:
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/chmanager_bench_webdav")
     args = parser.parse_args()
+    # As in production: DEBUG=True would make Django keep every SQL query in memory.
+    os.environ.setdefault("DEBUG", "False")
+    os.environ.setdefault("SECRET_KEY", "bench-webdav-only")
     django_on(args.database_url)
     from content.library.sync import library_sync
     from content.storage.webdav import WebDavStorage
@@ -167,11 +184,15 @@ def main() -> None:
             client = storage()
             client.user_id()  # the one-off user-id lookup, outside the timed runs
             print("cold sync …", flush=True)
+            cpu = cpu_seconds(server)
             run = library_sync(storage=client, folder="Songs")
+            cpu = {k: v - cpu[k] for k, v in cpu_seconds(server).items()}
             rows.append(("cold sync", run.seconds, run.requests,
                          f"added {run.added}, {run.bytes_downloaded / 1e6:.1f} MB downloaded, "
                          f"{'faster' if run.seconds < best[0] else 'slower'} than rclone "
-                         f"(x{run.seconds / best[0]:.2f})"))
+                         f"(x{run.seconds / best[0]:.2f}); CPU s: sync process "
+                         f"{cpu['sync']:.1f}, parse workers {cpu['workers']:.1f}, server "
+                         f"{cpu['server']:.1f}; load average {os.getloadavg()[0]:.1f}"))
             run = library_sync(storage=client, folder="Songs")
             rows.append(("warm sync, no change", run.seconds, run.requests,
                          f"unchanged {run.unchanged}; target 1 request, < 0.5 s: "
