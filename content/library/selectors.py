@@ -116,7 +116,8 @@ def _text_match(qs: QuerySet, q: str) -> QuerySet:
 def song_search(*, q: str = "", instrument: str | None = None, difficulty: str | None = None,
                 has_issues: bool | None = None, genre: str | None = None,
                 year_from: int | None = None, year_to: int | None = None,
-                sort: str = "artist", include_removed: bool = False) -> QuerySet[Song]:
+                sort: str = "artist", include_removed: bool = False,
+                typo_fallback: bool = True) -> QuerySet[Song]:
     """Songs matching a search, filtered and sorted, ready to paginate.
 
     q: free text matched against name, artist, album, charter and genre (tags stripped,
@@ -127,10 +128,11 @@ def song_search(*, q: str = "", instrument: str | None = None, difficulty: str |
     the artist order is used); an unknown key raises ValueError.
 
     Only songs still in the library unless ``include_removed``. Rows load only
-    ``LIST_FIELDS``. When ``q`` matches nothing on PostgreSQL, the songs matching its closest
-    spelling are returned instead, each with ``fuzzy_match = True`` (costs one extra
-    ``EXISTS`` query, and one suggestion lookup when falling back; every other call issues no
-    query until evaluated).
+    ``LIST_FIELDS``. When ``q`` matches nothing on PostgreSQL and ``typo_fallback``, the songs
+    matching its closest spelling are returned instead (``song_search_corrected``; costs one
+    extra ``EXISTS`` query, and one suggestion lookup when falling back). Without
+    ``typo_fallback`` no query runs until the result is evaluated: a caller that finds it empty
+    can then ask ``song_search_corrected`` itself, saving the ``EXISTS``.
     """
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}; expected one of {', '.join(SORTS)}")
@@ -157,20 +159,42 @@ def song_search(*, q: str = "", instrument: str | None = None, difficulty: str |
         return qs.order_by(*SORTS["artist" if sort == "relevance" else sort][1])
 
     matched = _text_match(qs, q)
-    if connection.vendor == "postgresql" and len(q) >= MIN_SUBSTRING and not matched.exists():
-        # Nothing matched: most likely a typo. Each unknown word is replaced by the closest
-        # word of the library (a trigram lookup in the small SearchWord table), and the
-        # corrected query runs through the same indexes as any search.
-        typed = _WORD.findall(q)[:_MAX_WORDS]
-        closest = search_words_closest(typed)
-        if closest:
-            corrected = " ".join(closest.get(word, word) for word in typed)
-            return (_text_match(qs, corrected)
-                    .annotate(fuzzy_match=Value(True, output_field=BooleanField()))
-                    .order_by(*SORTS["artist" if sort == "relevance" else sort][1]))
+    if typo_fallback and _correctable(q) and not matched.exists():
+        corrected = _corrected(qs, q, sort)
+        if corrected is not None:
+            return corrected
     if sort == "relevance":
         return matched.annotate(rank=_relevance_tier(q)).order_by("rank", *_BY_ARTIST)
     return matched.order_by(*SORTS[sort][1])
+
+
+def song_search_corrected(*, q: str, sort: str = "artist", **filters) -> QuerySet[Song] | None:
+    """The songs matching the closest spelling of ``q``, each with ``fuzzy_match = True``, for
+    a search that matched nothing; None when no spelling is close (or not on PostgreSQL, or
+    ``q`` is shorter than three characters). Takes ``song_search``'s arguments; one
+    suggestion lookup, and no other query until evaluated."""
+    qs = song_search(sort="artist", typo_fallback=False, **filters)  # the filters, no text
+    return _corrected(qs, normalize_query(q), sort)
+
+
+def _correctable(q: str) -> bool:
+    return connection.vendor == "postgresql" and len(q) >= MIN_SUBSTRING
+
+
+def _corrected(qs: QuerySet, q: str, sort: str) -> QuerySet[Song] | None:
+    if not _correctable(q):
+        return None
+    # Most likely a typo. Each unknown word is replaced by the closest word of the library (a
+    # trigram lookup in the small SearchWord table), and the corrected query runs through the
+    # same indexes as any search.
+    typed = _WORD.findall(q)[:_MAX_WORDS]
+    closest = search_words_closest(typed)
+    if not closest:
+        return None
+    corrected = " ".join(closest.get(word, word) for word in typed)
+    return (_text_match(qs, corrected)
+            .annotate(fuzzy_match=Value(True, output_field=BooleanField()))
+            .order_by(*SORTS["artist" if sort == "relevance" else sort][1]))
 
 
 def _relevance_tier(q: str) -> Case:

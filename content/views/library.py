@@ -31,8 +31,15 @@ def dashboard(request):
 def song_list(request):
     form = SongFilterForm(request.GET)
     search = form.search_kwargs()
-    paginator = SongPaginator(selectors.song_search(**search), PAGE_SIZE,
-                              count_cap=SEARCH_COUNT_CAP if search["q"].strip() else None)
+    text = bool(search["q"].strip())
+    cap = SEARCH_COUNT_CAP if text else None
+    paginator = SongPaginator(selectors.song_search(**search, typo_fallback=False), PAGE_SIZE,
+                              count_cap=cap)
+    if text and not paginator.count:
+        # Nothing matched, most likely a typo: the songs of the closest spelling, if any.
+        corrected = selectors.song_search_corrected(**search)
+        if corrected is not None:
+            paginator = SongPaginator(corrected, PAGE_SIZE, count_cap=cap)
     page = paginator.get_page(request.GET.get("page"))
     songs = list(page.object_list)
     return render(request, "content/song_list.html", {

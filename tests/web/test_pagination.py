@@ -75,3 +75,25 @@ def test_the_list_page_says_more_than_for_a_broad_search_and_counts_the_library(
     assert f"page {SEARCH_COUNT_CAP // PAGE_SIZE} of" in past
     everything = viewer_client.get(reverse("song_list"), {"page": 40}).content.decode()
     assert "<strong>2,500</strong> songs" in everything and "page 40 of 50" in everything
+
+
+def test_a_search_reads_its_matches_once_for_the_count_and_every_page(library,
+                                                                      django_assert_num_queries):
+    word = vocabulary()[0]
+    paginator = SongPaginator(song_search(q=word, sort="relevance", typo_fallback=False),
+                              PAGE_SIZE, count_cap=SEARCH_COUNT_CAP)
+    with django_assert_num_queries(2):  # the first 1,001 ids, then page 1's rows
+        first = paginator.page(1)
+    with django_assert_num_queries(1):  # another page: its rows only
+        tenth = paginator.page(10)
+    expected = [s.pk for s in song_search(q=word, sort="relevance")[:10 * PAGE_SIZE]]
+    assert ids(first) == expected[:PAGE_SIZE] and ids(tenth) == expected[-PAGE_SIZE:]
+
+
+def test_a_typo_lists_the_songs_of_the_closest_spelling(viewer_client, library):
+    word = next(w for w in vocabulary()[50:] if len(w) >= 7 and song_search(q=w).exists())
+    typo = word[:3] + word[4:]
+    assert not song_search(q=typo, typo_fallback=False).exists()
+    page = viewer_client.get(reverse("song_list"), {"q": typo}).content.decode()
+    assert "showing close spellings" in page
+    assert f"<strong>{song_search(q=word).count()}</strong> song" in page
