@@ -29,7 +29,9 @@ def configure_logging(level: str) -> None:
         raise ValueError(f"LOG_LEVEL={level!r} is not a log level: use TRACE, DEBUG, INFO, "
                          f"WARNING or ERROR.") from None
     logger.remove()
-    logger.add(sys.stdout, level=number,
+    # diagnose=False: tracebacks without the values of local variables, which may hold
+    # passwords (the Nextcloud app password) or users' data.
+    logger.add(sys.stdout, level=number, diagnose=False,
                format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {name}: {message}")
     # Records below the level are not even made (loguru's level numbers are the stdlib's).
     logging.basicConfig(handlers=[InterceptHandler()], level=number, force=True)

@@ -116,6 +116,18 @@ def test_the_log_goes_to_stdout_at_the_level_from_the_environment(tmp_path):
     assert re.search(r"WARNING django\.request: routed line$", run.stdout, re.MULTILINE)
 
 
+def test_logged_tracebacks_leave_out_local_values(tmp_path):
+    code = ("import django; django.setup(); from loguru import logger\n"
+            "def connect(app_password='s3cret-app-password'):\n"
+            "    raise ConnectionError('refused' + app_password[:0])\n"
+            "try:\n    connect()\nexcept ConnectionError:\n    logger.exception('sync failed')\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         env={**production_env(tmp_path),
+                              "DJANGO_SETTINGS_MODULE": "chmanager.settings"}, timeout=60)
+    assert "ConnectionError: refused" in run.stdout
+    assert "s3cret-app-password" not in run.stdout + run.stderr
+
+
 # --- docker-compose.yml -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
