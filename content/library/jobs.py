@@ -170,7 +170,8 @@ def _enqueue(job_id: int) -> None:
         job_task.enqueue(job_id)
     except Exception as error:
         message = (f"The job could not be queued: the task queue "
-                   f"(TASKS_BACKEND={settings.TASKS_BACKEND}) did not answer: {error}. "
+                   f"(TASKS_BACKEND={settings.TASKS_BACKEND}) did not answer: "
+                   f"{str(error).rstrip('.')}. "
                    "Check that it is running, then retry the job.")
         Job.objects.filter(pk=job_id, state=Job.State.QUEUED).update(
             state=Job.State.FAILED, finished_at=timezone.now(), error=message,
