@@ -151,6 +151,11 @@ class BadResponse(StorageError):
     """The server's answer could not be understood (malformed XML, unexpected status)."""
 
 
+class _UploadExpired(StorageError):
+    """The server removed a chunked upload's folder while we were uploading (Nextcloud
+    expires them): the chunks are lost, the upload must start over."""
+
+
 class _ParentMissing(NotFound):
     """PUT/MKCOL/MOVE answered 409 (or 404 on PUT): the parent collection does not exist."""
 
@@ -923,7 +928,16 @@ class WebDavStorage(Storage):
     def _chunked_upload(self, rel: str, source: _Source, stamp: int) -> Entry:
         """Nextcloud chunked upload v2 [doc ``chunking.rst``]: MKCOL an upload folder, PUT the
         chunks (``Destination`` and ``OC-Total-Length`` on each), MOVE ``.file`` onto the
-        destination; on any failure DELETE the upload folder."""
+        destination; on any failure DELETE the upload folder. A chunk whose PUT is retried
+        (reply lost, connection dropped) goes to the same upload folder; if the server drops
+        the folder itself (uploads expire), the upload starts once more in a new one."""
+        try:
+            return self._chunked_upload_attempt(rel, source, stamp)
+        except _UploadExpired as expired:
+            logger.warning("{}; starting the upload again with a new upload folder", expired)
+            return self._chunked_upload_attempt(rel, source, stamp)
+
+    def _chunked_upload_attempt(self, rel: str, source: _Source, stamp: int) -> Entry:
         uid = self.user_id()
         upload = f"{self.base_path}/remote.php/dav/uploads/{uid}/chmanager-{uuid.uuid4().hex}"
         up_url = self.origin + quote(upload, safe="/")
@@ -938,10 +952,15 @@ class WebDavStorage(Storage):
             number = 0
             for offset in range(0, source.size, self.chunk_size):
                 number += 1
-                self._request("PUT", f"{up_url}/{number:05d}", what=f"{rel} chunk {number}",
-                              headers={"Destination": dest, "OC-Total-Length": total},
-                              body=source.body(offset, min(self.chunk_size, source.size - offset)),
-                              consume=lambda r: None)
+                try:
+                    self._request("PUT", f"{up_url}/{number:05d}", what=f"{rel} chunk {number}",
+                                  headers={"Destination": dest, "OC-Total-Length": total},
+                                  body=source.body(offset,
+                                                   min(self.chunk_size, source.size - offset)),
+                                  consume=lambda r: None)
+                except NotFound as error:  # 404/409: our upload folder is gone
+                    raise _UploadExpired(f"{rel}: the server dropped the chunked upload folder "
+                                         f"before chunk {number} ({error})") from error
             final = {"Destination": dest, "OC-Total-Length": total, "X-OC-Mtime": str(stamp),
                      "Overwrite": "T"}
 
@@ -953,6 +972,9 @@ class WebDavStorage(Storage):
             except _ParentMissing:
                 self.mkdir(_parent(rel))
                 answer = assemble()
+            except NotFound as error:  # 404 on .file: the upload folder is gone
+                raise _UploadExpired(f"{rel}: the server dropped the chunked upload folder "
+                                     f"before it was assembled ({error})") from error
         except BaseException:
             try:
                 self._request("DELETE", up_url, what=f"{rel} (abort chunked upload)",

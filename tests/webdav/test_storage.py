@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import time
 
 import pytest
@@ -391,6 +392,56 @@ def test_a_failed_chunked_upload_is_aborted_and_leaves_nothing(nc):
     assert not nc.disk("CloneHero/Songs/S/video.webm").exists()
     assert list((nc.root / "uploads").iterdir()) == []
     assert nc.count("DELETE", path="/remote.php/dav/uploads/") == 1
+
+
+def test_a_chunk_whose_reply_was_lost_is_sent_again_to_the_same_upload(nc):
+    """S9, resumable: the server stored chunk 3 but the reply was lost; the chunk goes again
+    into the same upload folder (same chunk id), and the upload completes from there."""
+    storage = make_storage(nc)
+    storage.mkdir("Songs/S")
+    data = os.urandom(300 * KiB)
+    nc.fail(action="lost_reply", status=504, method="PUT", path="/00003")
+
+    storage.write("Songs/S/video.webm", data)
+
+    assert nc.disk("CloneHero/Songs/S/video.webm").read_bytes() == data
+    assert nc.count("MKCOL", path="/remote.php/dav/uploads/") == 1  # one upload folder
+    chunk_puts = [s.path for s in nc.seen if s.method == "PUT" and "/uploads/" in s.path]
+    assert len(chunk_puts) == 6 and chunk_puts.count(next(p for p in chunk_puts
+                                                          if p.endswith("/00003"))) == 2
+    assert list((nc.root / "uploads").iterdir()) == []
+
+
+class ExpiringStream(io.BytesIO):
+    """A source that, when the upload comes to byte ``at`` (the storage seeks to each chunk's
+    start before sending it), first removes every upload folder on the server, as Nextcloud
+    does when an upload expires between two chunks."""
+
+    def __init__(self, data: bytes, server, at: int):
+        super().__init__(data)
+        self.server, self.at, self.expired = server, at, False
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        if not self.expired and whence == io.SEEK_SET and offset == self.at:
+            self.expired = True
+            for folder in (self.server.root / "uploads").iterdir():
+                shutil.rmtree(folder)
+        return super().seek(offset, whence)
+
+
+def test_s12_an_upload_folder_dropped_by_the_server_restarts_with_a_new_one(nc):
+    storage = make_storage(nc)
+    storage.mkdir("Songs/S")
+    data = os.urandom(300 * KiB)
+
+    entry = storage.write("Songs/S/video.webm", ExpiringStream(data, nc, at=128 * KiB))
+
+    assert nc.disk("CloneHero/Songs/S/video.webm").read_bytes() == data
+    assert entry == storage.stat("Songs/S/video.webm")
+    folders = {s.path for s in nc.seen if s.method == "MKCOL" and "/uploads/" in s.path}
+    assert len(folders) == 2  # a new upload id, not the dead one
+    assert [s.status for s in nc.seen if s.method == "PUT"].count(404) == 1
+    assert list((nc.root / "uploads").iterdir()) == []
 
 
 # --- faults --------------------------------------------------------------------------------

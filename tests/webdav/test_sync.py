@@ -322,6 +322,37 @@ def test_s8_a_401_mid_scan_stops_the_command_naming_the_settings(dav, library,
         call_command("sync_library")
 
 
+def test_s15_a_song_ini_changed_during_the_scan_is_read_again_by_the_next_run(
+        dav, library, synced, monkeypatch):
+    path = f"Songs/Hostile/{HOSTILE}"
+    ini = f"CloneHero/{path}/song.ini"
+    dav.write_file(ini, b"[song]\nname = First edit\nartist = Chorus\n")
+    real_read = synced.read
+
+    def read_after_a_second_edit(rel):
+        # The user saves again between our listing and our download of that file.
+        if rel == f"{path}/song.ini" and b"Second" not in dav.disk(ini).read_bytes():
+            dav.write_file(ini, b"[song]\nname = Second edit, longer\nartist = Chorus\n")
+        return real_read(rel)
+
+    monkeypatch.setattr(synced, "read", read_after_a_second_edit)
+    run = library_sync(storage=synced)
+    song = Song.objects.get(path=path)
+    assert run.updated == 1 and song.name == "Second edit, longer"
+    # The stored ETag is the listed one, older than the file: an edit now is refused...
+    with pytest.raises(SongChangedOnDisk, match="sync"):
+        song_ini_update(song=song, changes={"name": "Mine"}, storage=synced)
+
+    monkeypatch.undo()
+    run = library_sync(storage=synced)  # ...and the next run sees the change and reads again
+    song.refresh_from_db()
+    assert run.updated == 1 and song.name == "Second edit, longer"
+    assert song.ini_etag == synced.stat(f"{path}/song.ini").etag
+    song_ini_update(song=song, changes={"name": "Mine"}, storage=synced)
+    assert b"name = Mine" in dav.disk(ini).read_bytes()
+    assert_db_matches(dav)
+
+
 def test_s14_an_edit_is_refused_when_song_ini_changed_on_the_server(dav, library, synced):
     path = f"Songs/Hostile/{HOSTILE}"
     song = Song.objects.get(path=path)
