@@ -64,7 +64,7 @@ def test_a_sync_job_records_the_sync(library):
     job.refresh_from_db()
     assert job.state == Job.State.DONE, job.error
     assert job.result["added"] == Song.objects.count() == 12
-    assert job.progress_total > 0 and job.percent == 100
+    assert job.percent == 100 and job.progress_message == "done"
 
 
 def test_a_second_sync_is_refused_while_one_is_queued(library):
