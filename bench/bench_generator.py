@@ -1,6 +1,7 @@
 """Quality and speed benchmark of the audio → chart generator (one command; not a test).
 
     .venv/bin/python bench/bench_generator.py [--library DIR] [--limit N] [--no-cold]
+                                              [--no-render]
 
 1. Builds the rendered sample library with ``../shared/tools/build_sample_library.py DIR
    --audio --stems --limit N`` (cached: existing renders are kept). Every note onset in that
@@ -13,13 +14,15 @@
 3. Reports per song and mode, with mir_eval (§2.1): onset F-measure of the generated Expert
    notes vs the human Expert guitar notes at ±50 ms and ±25 ms, median signed offset (ms,
    positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
-   tempo map vs the song's own tempo map, contour agreement (share of consecutive matched
-   notes whose lane moves the same way as the human chart's), per difficulty notes/s, chord
-   share, forbidden chords (must be 0) and minimum spacing (ms), analyse_chart issues of
-   the must-pass types (plus 1 if re-parsed note counts differ from the generator's),
-   drum-chart onset F@50 vs the human Expert drums (stems mode), and seconds per song
-   warm (same process; wall and this process's CPU time, which stays meaningful when other
-   work shares the 2 cores) and cold (fresh process, mix mode).
+   tempo map vs the song's own tempo map over the whole audio, with its diagnosis (tempo
+   ratio to the human map, share of beats on the human beat / its off-beat / a 16th),
+   contour agreement (share of consecutive matched notes whose lane moves the same way as
+   the human chart's), per difficulty notes/s, chord share, forbidden chords (must be 0)
+   and minimum spacing (ms), analyse_chart issues of the must-pass types (plus 1 if
+   re-parsed note counts differ from the generator's), drum-chart onset F@50 vs the human
+   Expert drums (stems mode), and seconds per song warm (same process; wall and this
+   process's CPU time, which stays meaningful when other work shares the 2 cores) and cold
+   (fresh process, mix mode).
 
 Goals on the guitar stem: onset F ≥ 0.90 at ±50 ms and ≥ 0.80 at ±25 ms, |median offset|
 ≤ 10 ms, beat F ≥ 0.95; the mix is reported only.
@@ -119,18 +122,20 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     pairs = mir_eval.util.match_events(human.onsets, est, 0.05)
     offsets = [est[j] - human.onsets[i] for i, j in pairs]
     offset = float(np.median(offsets)) * 1000 if offsets else float("nan")
-    bar = song.tempo.bar_ticks
-    end_tick = song.tracks["Expert"][-1].tick + bar
+    # The tempo map's beats over the whole audio, like the human map's (its `end` is the
+    # audio's end): stopping at the last Expert note would count every later human beat missed.
+    end_tick = int(song.tempo.ticks(song.song_length_ms / 1000))
     beats = np.array([song.tempo.seconds(t) for t in range(0, end_tick, 192)]) - song.lead_in_s
+    beats = beats[beats >= 0]
     beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(human.beats),
-                                     mir_eval.beat.trim_beats(beats[beats >= 0]))
+                                     mir_eval.beat.trim_beats(beats))
     est_lanes = [song.tracks["Expert"][j].lanes[0] for _, j in sorted(pairs, key=lambda p: p[1])]
     ref_lanes = [human.lanes[i] for i, _ in sorted(pairs, key=lambda p: p[1])]
     moves = [(np.sign(e1 - e0), np.sign(r1 - r0)) for e0, e1, r0, r1 in
              zip(est_lanes, est_lanes[1:], ref_lanes, ref_lanes[1:])]
     contour = float(np.mean([a == b for a, b in moves])) if moves else float("nan")
     out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
-           "secs": song.seconds, "drums": float("nan")}
+           "secs": song.seconds, "drums": float("nan"), **beat_diagnosis(beats, human.beats)}
     if song.drums and len(human.drums):
         hits = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"]])
         out["drums"] = mir_eval.onset.f_measure(human.drums, hits - song.lead_in_s, 0.05)[0]
@@ -151,6 +156,23 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     return out
 
 
+def beat_diagnosis(est: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    """Why beat F is what it is: ``tempo`` = median ratio of the generated tempo to the human
+    one at the same time (2 = double tempo, 0.5 = half, 1.33 = dotted 8th), and the shares
+    of generated beats (inside the human map) on the human beat (``on``, within ⅛ beat), on
+    its off-beat 8th (``half``) and on a 16th between (``quarter``)."""
+    inside = est[(est >= ref[0]) & (est < ref[-1])]
+    if len(inside) < 2:
+        return {"tempo": float("nan"), "on": float("nan"), "half": float("nan"),
+                "quarter": float("nan")}
+    ref_period = np.interp(inside[:-1], ref[:-1], np.diff(ref))
+    position = np.interp(inside, ref, np.arange(len(ref))) % 1
+    eighth = np.rint(position * 4).astype(int) % 4
+    return {"tempo": float(np.median(ref_period / np.diff(inside))),
+            "on": float(np.mean(eighth == 0)), "half": float(np.mean(eighth == 2)),
+            "quarter": float(np.mean(eighth % 2 == 1))}
+
+
 def cold_seconds(source: Path) -> float:
     """Wall time of a fresh interpreter importing the generator and generating once."""
     code = ("import sys, time; t = time.perf_counter(); sys.path.insert(0, sys.argv[1]); "
@@ -169,12 +191,16 @@ def main() -> int:
                     help="render the first N fixture songs (0 = all 246; ~25 s per song); "
                          "the first 41 hold 9 songs with a guitar part")
     ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process timings")
+    ap.add_argument("--no-render", action="store_true",
+                    help="use the songs already in --library as they are (e.g. a held-out set "
+                         "rendered with the tool's --fixtures)")
     args = ap.parse_args()
 
-    print(f"building the rendered library in {args.library} …", flush=True)
-    cmd = [sys.executable, str(TOOL), str(args.library), "--audio", "--stems"]
-    subprocess.run(cmd + (["--limit", str(args.limit)] if args.limit else []), check=True,
-                   stdout=subprocess.DEVNULL)
+    if not args.no_render:
+        print(f"building the rendered library in {args.library} …", flush=True)
+        cmd = [sys.executable, str(TOOL), str(args.library), "--audio", "--stems"]
+        subprocess.run(cmd + (["--limit", str(args.limit)] if args.limit else []), check=True,
+                       stdout=subprocess.DEVNULL)
 
     rows: list[tuple[str, str, dict[str, float]]] = []
     warmed = False
@@ -213,7 +239,7 @@ def main() -> int:
 
 
 HEADER = (f"{'song':28s} {'mode':5s} {'F@50':>5s} {'F@25':>5s} {'off':>6s} {'beatF':>5s} "
-          f"{'cont':>4s} {'nps E/H/M/Ez':>19s} {'chord% E/H/M':>12s} {'forb':>4s} "
+          f"{'tempo':>5s} {'on/½/¼ %':>10s} {'cont':>4s} {'nps E/H/M/Ez':>19s} {'chord% E/H/M':>12s} {'forb':>4s} "
           f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'drF':>4s} {'warm':>5s} {'cpu':>5s} "
           f"{'cold':>5s}")
 _printed_header = False
@@ -229,8 +255,9 @@ def print_row(title: str, mode: str, m: dict[str, float]) -> None:
     chords = "/".join(f"{100 * m[f'{d}.chords']:.0f}" for d in diffs[:3])
     gaps = "/".join(f"{m[f'{d}.gap_ms']:.0f}" for d in diffs)
     forb = sum(int(m[f"{d}.forbidden"]) for d in diffs)
+    phase = "/".join(f"{100 * m[k]:.0f}" for k in ("on", "half", "quarter"))
     print(f"{title:28s} {mode:5s} {m['f50']:5.3f} {m['f25']:5.3f} {m['offset']:+6.1f} "
-          f"{m['beat']:5.3f} {m['contour']:4.2f} {nps:>19s} {chords:>12s} {forb:4d} "
+          f"{m['beat']:5.3f} {m['tempo']:5.2f} {phase:>10s} {m['contour']:4.2f} {nps:>19s} {chords:>12s} {forb:4d} "
           f"{gaps:>17s} {int(m['issues']):3d} {m['drums']:4.2f} {m['secs']:5.2f} {m['cpu']:5.2f} "
           f"{m.get('cold', float('nan')):5.2f}",
           flush=True)
@@ -253,10 +280,19 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
         cold = f" cold {statistics.median(colds):.2f}s" if colds else ""
         drum_fs = [m["drums"] for m in ms if not np.isnan(m["drums"])]
         drums = f" drumF@50={statistics.median(drum_fs):.3f}" if drum_fs else ""
+        tempo_ok = sum(abs(m["tempo"] - 1) <= 0.04 for m in ms)
+        on_beat = statistics.median(m["on"] for m in ms if not np.isnan(m["on"]))
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
               f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
+              f"(tempo ±4% on {tempo_ok}/{len(ms)}, beats on the human beat {100 * on_beat:.0f}%) "
               f"contour={med['contour']:.2f}{drums} forbidden={forb} issues={issues} "
               f"warm {med['secs']:.2f}s (cpu {med['cpu']:.2f}s){cold} — {verdict}")
+        nps = "/".join(f"{statistics.median(m[f'{d}.nps'] for m in ms):.1f}" for d in DIFFICULTIES)
+        chords = "/".join(f"{100 * statistics.median(m[f'{d}.chords'] for m in ms):.0f}"
+                          for d in DIFFICULTIES)
+        gaps = "/".join(f"{min(m[f'{d}.gap_ms'] for m in ms):.0f}" for d in DIFFICULTIES)
+        print(f"        {mode:5s} per difficulty E/H/M/Ez: median notes/s {nps}, median chord % "
+              f"{chords}, smallest gap {gaps} ms")
 
 
 if __name__ == "__main__":

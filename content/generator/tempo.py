@@ -5,6 +5,14 @@ Beats come from librosa's dynamic-programming tracker driven by a *time-varying*
 global tempo). The curve is computed here (``local_bpm``) with sub-frame lag precision
 instead of ``librosa.feature.tempo(aggregate=None)``, whose whole-frame lags were too coarse.
 
+Beat phase: the tracker puts beats where the onset envelope is strongest, and on every
+rendered benchmark song its beats already sit on the strongest of the four 16th phases (full
+band and low band alike), so no separate phase vote is made. Where it still misses the human
+beat, the audio does not say where the beat is: on several guitar stems the human chart's
+notes are spread evenly over the four 16ths, and on some mixes the kick and snare fall on
+the chart's off-beats as often as on its beats (bench_generator.py prints each song's share
+of beats on the human beat, its off-beat and a 16th).
+
 Tracked beats sit on 11.6 ms frames and wobble; a chart wants few, steady ``B`` events. The
 beats are therefore fitted piecewise-linearly (beat time vs beat index): a segment grows while
 every beat stays within ``JITTER_S`` of the line, so a steady song gets one ``B`` event per
