@@ -239,7 +239,8 @@ def main() -> int:
 
 
 HEADER = (f"{'song':28s} {'mode':5s} {'F@50':>5s} {'F@25':>5s} {'off':>6s} {'beatF':>5s} "
-          f"{'tempo':>5s} {'on/½/¼ %':>10s} {'cont':>4s} {'nps E/H/M/Ez':>19s} {'chord% E/H/M':>12s} {'forb':>4s} "
+          f"{'tempo':>5s} {'on/½/¼ %':>10s} {'cont':>4s} {'nps E/H/M/Ez':>19s} "
+          f"{'chord% E/H/M':>12s} {'forb':>4s} "
           f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'drF':>4s} {'warm':>5s} {'cpu':>5s} "
           f"{'cold':>5s}")
 _printed_header = False
@@ -257,7 +258,8 @@ def print_row(title: str, mode: str, m: dict[str, float]) -> None:
     forb = sum(int(m[f"{d}.forbidden"]) for d in diffs)
     phase = "/".join(f"{100 * m[k]:.0f}" for k in ("on", "half", "quarter"))
     print(f"{title:28s} {mode:5s} {m['f50']:5.3f} {m['f25']:5.3f} {m['offset']:+6.1f} "
-          f"{m['beat']:5.3f} {m['tempo']:5.2f} {phase:>10s} {m['contour']:4.2f} {nps:>19s} {chords:>12s} {forb:4d} "
+          f"{m['beat']:5.3f} {m['tempo']:5.2f} {phase:>10s} {m['contour']:4.2f} {nps:>19s} "
+          f"{chords:>12s} {forb:4d} "
           f"{gaps:>17s} {int(m['issues']):3d} {m['drums']:4.2f} {m['secs']:5.2f} {m['cpu']:5.2f} "
           f"{m.get('cold', float('nan')):5.2f}",
           flush=True)
