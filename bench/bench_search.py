@@ -1,7 +1,7 @@
 """Benchmark: song search on a large synthetic library (PostgreSQL).
 
-Creates SONGS synthetic songs (pseudo-words drawn with a Zipf-like frequency, as in
-reliability.md §4.2), then times the song list's queries as the page runs them (count plus
+Creates SONGS synthetic songs with ``seed_songs``'s generator (pseudo-words drawn with a
+Zipf-like frequency, as in reliability.md §4.2), then times the song list's queries as the page runs them (count plus
 the first page of 50) for a popular word, a rare word, a prefix, two words and a typo, each
 against the reference: the unfiltered first page in artist order.
 
@@ -10,21 +10,10 @@ Usage: .venv/bin/python bench/bench_search.py [--songs 50000] [--database-url UR
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 
 from benchdb import django_on
-
-SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sha", "vor", "el", "din", "qua", "zo", "pin",
-             "bra", "nox", "ti", "gal", "hum", "seo", "wy", "fa"]
-
-
-def vocabulary(rng: random.Random, size: int) -> list[str]:
-    words = set()
-    while len(words) < size:
-        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
-    return sorted(words)
 
 
 def main() -> None:
@@ -36,35 +25,16 @@ def main() -> None:
     args = parser.parse_args()
     django_on(args.database_url)
     from django.core.paginator import Paginator
-    from django.db import connection
 
     from content.library.searchwords import search_words_refresh
     from content.library.selectors import song_search
-    from content.models import Song
+    from content.library.synthetic import synthetic_seed, vocabulary
 
-    rng = random.Random(7)
-    words = vocabulary(rng, 20_000)
-    weights = [1 / (rank + 1) ** 1.05 for rank in range(len(words))]
-    artists = [" ".join(rng.choices(words, weights, k=2)).title() for _ in range(args.songs // 8)]
-
-    def phrase(k: int) -> str:
-        return " ".join(rng.choices(words, weights, k=k)).title()
-
-    songs = []
-    for n in range(args.songs):
-        song = Song(path=f"Songs/synthetic/{n}")
-        song.apply_ini([("name", phrase(rng.randint(1, 4))), ("artist", rng.choice(artists)),
-                        ("album", phrase(2)), ("charter", f"charter{rng.randint(1, 2000)}"),
-                        ("genre", rng.choice(["rock", "metal", "pop", "jazz", "prog"])),
-                        ("year", str(rng.randint(1960, 2025)))])
-        songs.append(song)
-    Song.objects.bulk_create(songs, batch_size=5000)
+    synthetic_seed(count=args.songs)
     started = time.perf_counter()
     search_words_refresh()
     refresh = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE content_song")
-        cursor.execute("VACUUM ANALYZE content_searchword")
+    words = vocabulary()  # most frequent first: words[0] the commonest, words[-1] a rare one
 
     popular, rare = words[0], words[-1]
     typo = rare[:2] + rare[3:] if len(rare) > 5 else rare + "x"
