@@ -9,7 +9,6 @@ for content/library/jobs.py (the Generator page).
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from django.conf import settings
 
 from content.generator import GeneratedSong, GeneratorError, generate, write_song_folder
 from content.storage import library_storage
-from content.storage.base import Storage
+from content.storage.base import Storage, staging_name
 
 from .imports import ImportResult, Progress, songs_import
 from .jobs import JobFailed, scratch_path
@@ -52,7 +51,7 @@ def song_generate(*, audio: Path, name: str | None = None, artist: str | None = 
             # The generator's last call says "done"; for us writing and importing follow.
             progress(step, total[0], message if step < steps else "writing the song folder")
 
-    scratch = Path(settings.SCRATCH_ROOT) / f"generate-{uuid.uuid4().hex}"
+    scratch = Path(settings.SCRATCH_ROOT) / staging_name("-generate")
     try:
         song = generate(audio, name=name, artist=artist, progress=generator_progress)
         if on_generated:

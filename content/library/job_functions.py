@@ -15,7 +15,7 @@ from content.library.jobs import JobFailed, Progress, scratch_path
 from content.library.locks import LockBusy
 from content.library.sync import SyncAborted, library_sync
 from content.storage import library_storage
-from content.storage.base import Entry, Storage, StorageError, join
+from content.storage.base import Entry, Storage, StorageError, join, staging_name
 
 DOWNLOAD_CHUNK = 256 * 1024
 
@@ -29,11 +29,12 @@ def import_job(*, arguments: dict, progress: Progress) -> dict:
     Returns ``{"results": [{source, status, reason, song_path, song_id}, ...], "counts":
     {imported, duplicate, rejected}, "song_id": the one imported song's id or None}``. Bad
     archives are results with status "rejected", never a failed job. Raises JobFailed when
-    the folder cannot be read or is too large.
+    the folder cannot be read or is too large, and when the scratch folder or the library ran
+    out of space (the message names the file; the input stays for a retry).
     """
     storage = library_storage()
     if "folder" in arguments:
-        with tempfile.TemporaryDirectory(dir=_scratch_root()) as temporary:
+        with tempfile.TemporaryDirectory(dir=_scratch_root(), prefix=staging_name()) as temporary:
             name = arguments["folder"].rstrip("/").rsplit("/", 1)[-1]
             local = Path(temporary) / name
             _download_tree(storage, arguments["folder"], local, progress)
@@ -45,6 +46,10 @@ def import_job(*, arguments: dict, progress: Progress) -> dict:
                           key=lambda p: int(p.name))
         sources = [next(p.iterdir()) for p in numbered]
         report = songs_import(sources=sources, storage=storage, progress=progress)
+    if report.stopped:
+        raise JobFailed(f"The import stopped, out of disk space: {report.stopped}. Songs "
+                        f"imported before it ({report.count('imported')}) stay in the library; "
+                        "nothing of the rest was kept. Free some space, then retry the job.")
     results = [{"source": r.source, "status": r.status, "reason": r.reason,
                 "song_path": r.song_path, "song_id": r.song_id} for r in report.results]
     imported = [r["song_id"] for r in results if r["status"] == "imported"]

@@ -33,7 +33,11 @@ Dead workers: while a job runs, a second thread refreshes ``heartbeat_at`` every
 ``STALE_AFTER`` as failed (the process died: a restart, a crash, a deploy). It runs in every
 worker process at its start and then every ``WATCHDOG_SECONDS`` (``watchdog_start``), when
 the Jobs page is viewed, for one job when its status is polled, and before a new job is
-refused for a target a dead job still holds.
+refused for a target a dead job still holds. A running job's work folders under SCRATCH_ROOT
+and its staging entries in the library storage are named ``job<id>-...``
+(``staging_owner``), so failing a dead job also removes what its worker left half-written.
+A database restart while a job runs fails the job with a clear message once the database is
+back (``_with_database``), instead of leaving it running.
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ import os
 import re
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,13 +57,23 @@ from pathlib import Path
 from blake3 import blake3
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from loguru import logger
 
 from content.models import Job
+from content.storage import library_storage
+from content.storage.base import StorageError, staging_owner
 
 # kind → dotted path of the job function. Dotted, so starting a job (in a web request) does
 # not import the generator (about 3 s of numpy/librosa imports); the worker imports it.
@@ -71,6 +86,8 @@ JOB_FUNCTIONS: dict[str, str] = {
 # One library sync at a time, whoever starts it (cron, the Jobs page, a retry).
 SYNC_TARGET = "sync:library"
 HEARTBEAT_SECONDS = 20.0
+# Seconds between attempts to record a job's outcome while the database is unreachable.
+DATABASE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 STALE_AFTER = timedelta(minutes=2)
 # How often a worker process looks for jobs of dead workers and expired inputs.
 WATCHDOG_SECONDS = 60.0
@@ -210,6 +227,7 @@ def job_run(job_id: int) -> None:
         if job.set_progress(current, total, message) and job.cancel_is_requested():
             raise JobCancelled()
 
+    owner = staging_owner.set(_owner(job.pk))
     try:
         function = import_string(JOB_FUNCTIONS[job.kind])
         with _heartbeat(job.pk):
@@ -218,6 +236,12 @@ def job_run(job_id: int) -> None:
         _finish(job, Job.State.CANCELLED, message="cancelled")
     except JobFailed as error:
         _finish(job, Job.State.FAILED, error=str(error), message="failed")
+    except (OperationalError, InterfaceError) as error:
+        logger.exception("job {} ({}) lost the database", job.pk, job.kind)
+        _finish(job, Job.State.FAILED, message="failed",
+                error=f"The database connection was lost while the job ran ({error}). Songs "
+                      "finished before that are in the library (the next sync records any the "
+                      "database missed). Retry the job.")
     except Exception as error:
         logger.exception("job {} ({}) failed", job.pk, job.kind)
         _finish(job, Job.State.FAILED, message="failed",
@@ -225,8 +249,10 @@ def job_run(job_id: int) -> None:
     else:
         _finish(job, Job.State.DONE, result=result or {}, message="done")
     finally:
+        staging_owner.reset(owner)
         # A failed job keeps its input for job_retry (jobs_expire_inputs removes it later).
-        if Job.objects.filter(pk=job.pk).exclude(state=Job.State.FAILED).exists():
+        if _with_database(f"job {job.pk}", lambda: Job.objects.filter(pk=job.pk).exclude(
+                state=Job.State.FAILED).exists()):
             _scratch_cleanup(job.arguments)
 
 
@@ -239,8 +265,33 @@ def _finish(job: Job, state: str, *, message: str, error: str = "",
         fields["result_song_id"] = result.get("song_id")
         if job.progress_total:
             fields["progress_current"] = job.progress_total
-    Job.objects.filter(pk=job.pk).update(**fields)
+    _with_database(f"job {job.pk}", lambda: Job.objects.filter(pk=job.pk).update(**fields))
     logger.info("job {} ({}) {}{}", job.pk, job.kind, state, f": {error}" if error else "")
+
+
+def _with_database[T](what: str, action: Callable[[], T]) -> T:
+    """``action()``, tried again on a new connection while the database is unreachable
+    (``DATABASE_RETRY_DELAYS``). A restarted database (an upgrade, a failover) drops every
+    connection; a job's outcome waits for it rather than staying "running" until the
+    watchdog fails it. Raises the last OperationalError/InterfaceError when it stays down.
+    """
+    for delay in DATABASE_RETRY_DELAYS:
+        try:
+            return action()
+        except (OperationalError, InterfaceError) as error:
+            logger.warning("{}: the database is unreachable ({}); trying again in {} s", what,
+                           str(error).strip(), delay)
+            _drop_connection()
+            time.sleep(delay)
+    return action()
+
+
+def _drop_connection() -> None:
+    """Close this thread's broken connection, so the next query opens a new one."""
+    try:
+        connection.close()
+    except (DatabaseError, InterfaceError):
+        pass
 
 
 def job_cancel(job_id: int) -> Job:
@@ -309,10 +360,13 @@ def _heartbeat(job_id: int, every: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     def beat() -> None:
         try:
             while not stop.wait(every):
-                Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(
-                    heartbeat_at=timezone.now())
-        except Exception:
-            logger.exception("job {}: heartbeat failed", job_id)
+                try:
+                    Job.objects.filter(pk=job_id, state=Job.State.RUNNING).update(
+                        heartbeat_at=timezone.now())
+                except (OperationalError, InterfaceError) as error:
+                    # Keep beating: the database may be back by the next beat (a restart).
+                    logger.warning("job {}: heartbeat not saved ({})", job_id, error)
+                    _drop_connection()
         finally:
             connections.close_all()
 
@@ -351,7 +405,29 @@ def jobs_fail_stale(*, pk: int | None = None, now: datetime | None = None) -> in
                        "probably restarted. Retry the job.")):
             marked += 1
             logger.warning("job {}: worker gone, marked failed", job.pk)
+            _leftovers_remove(job.pk)
     return marked
+
+
+def _owner(job_id: int) -> str:
+    """The ``staging_owner`` of job ``job_id``: its staging and work folders' name prefix."""
+    return f"job{job_id}-"
+
+
+def _leftovers_remove(job_id: int) -> None:
+    """Remove what the killed worker of job ``job_id`` left half-written: its work folders
+    under SCRATCH_ROOT (archives being extracted, charts being written) and its staging
+    entries in the library storage. Logs, never raises: the storage may be unreachable."""
+    owner = _owner(job_id)
+    for folder in Path(settings.SCRATCH_ROOT).glob(f"{owner}*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        removed = library_storage().staging_remove(owner)
+    except StorageError as error:
+        logger.error("job {}: could not remove its staging entries: {}", job_id, error)
+    else:
+        if removed:
+            logger.info("job {}: removed {} staging entries it left", job_id, removed)
 
 
 def jobs_expire_inputs(*, now: datetime | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -16,6 +17,17 @@ from typing import BinaryIO, Iterator
 from loguru import logger
 
 STAGING_FOLDER = ".chmanager-staging"
+
+# Who is staging in this context: the job runner sets "job<id>-". A worker killed mid-publish
+# cannot remove its own staging entries; named after the job, the dead job's clean-up can
+# (``Storage.staging_remove``). The importer names its local work folders the same way.
+staging_owner: ContextVar[str] = ContextVar("staging_owner", default="")
+
+
+def staging_name(suffix: str = "") -> str:
+    """A new, unique name for a staging entry (or a local work folder): the current
+    ``staging_owner``, a random hex id, then ``suffix``."""
+    return f"{staging_owner.get()}{uuid.uuid4().hex}{suffix}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +150,7 @@ class Storage(ABC):
         failure the staging collection is removed and ``dest`` is untouched. Raises
         AlreadyExists if ``dest`` exists, StorageError for the rest.
         """
-        staging = join(STAGING_FOLDER, uuid.uuid4().hex)
+        staging = join(STAGING_FOLDER, staging_name())
         try:
             self._upload_tree(source, staging)
             self.mkdir(dest.rsplit("/", 1)[0] if "/" in dest else "")
@@ -148,10 +160,24 @@ class Storage(ABC):
             self.delete(staging)
             raise
 
+    def staging_remove(self, owner: str) -> int:
+        """Delete the staging entries whose names start with ``owner`` (``"job<id>-"``: what a
+        killed job left half-uploaded). Returns how many were deleted. Raises StorageError."""
+        if not owner:
+            raise ValueError("staging_remove needs an owner; it never empties the whole staging")
+        try:
+            entries = self.list(STAGING_FOLDER)
+        except NotFound:
+            return 0
+        leftovers = [entry for entry in entries if entry.name.startswith(owner)]
+        for entry in leftovers:
+            self.delete(entry.path)
+        return len(leftovers)
+
     def publish_file(self, source: Path, dest: str) -> None:
         """Copy the local file ``source`` (a ``.sng``) to ``dest`` whole or not at all, by the
         same stage-then-move rule as publish_folder. Raises AlreadyExists, StorageError."""
-        staging = join(STAGING_FOLDER, uuid.uuid4().hex + "-" + source.name)
+        staging = join(STAGING_FOLDER, staging_name("-" + source.name))
         try:
             self.mkdir(STAGING_FOLDER)
             with source.open("rb") as stream:

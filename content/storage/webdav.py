@@ -81,6 +81,7 @@ from .base import (
     Storage,
     StorageError,
     join,
+    staging_name,
 )
 
 MiB = 1024 * 1024
@@ -1049,7 +1050,7 @@ class WebDavStorage(Storage):
         target = self._rel(dest)
         if self.exists(target):
             raise AlreadyExists(f"{target}: already exists on {self.describe()}")
-        staging = join(STAGING_FOLDER, uuid.uuid4().hex)
+        staging = join(STAGING_FOLDER, staging_name())
         try:
             self._upload_tree(Path(source), staging)
             self.mkdir(_parent(target))
@@ -1060,8 +1061,8 @@ class WebDavStorage(Storage):
             try:
                 self.delete(staging)
             except StorageError as cleanup:
-                logger.error("could not remove staging folder {}: {} (sweep_staging removes it "
-                             "later)", staging, cleanup)
+                logger.error("could not remove staging folder {}: {} (a job's clean-up removes "
+                             "it later: staging_remove)", staging, cleanup)
             raise
 
     def publish_file(self, source: Path, dest: str) -> None:
@@ -1097,21 +1098,6 @@ class WebDavStorage(Storage):
                 for future in futures:
                     future.cancel()
                 raise
-
-    def sweep_staging(self, older_than: float = 24 * 3600) -> int:
-        """Delete staging folders left by killed workers, older than ``older_than`` seconds;
-        return how many were removed."""
-        try:
-            entries = self.list(STAGING_FOLDER)
-        except NotFound:
-            return 0
-        cutoff = time.time() - older_than
-        removed = 0
-        for entry in entries:
-            if entry.mtime and entry.mtime < cutoff:
-                self.delete(entry.path)
-                removed += 1
-        return removed
 
 
 class _RemoteFile(io.RawIOBase):

@@ -11,7 +11,13 @@ import time
 import pytest
 import requests
 
-from content.storage.base import STAGING_FOLDER, AlreadyExists, NotFound, PreconditionFailed
+from content.storage.base import (
+    STAGING_FOLDER,
+    AlreadyExists,
+    NotFound,
+    PreconditionFailed,
+    staging_owner,
+)
 from content.storage.webdav import (
     AuthenticationFailed,
     BadResponse,
@@ -256,13 +262,25 @@ def test_a_failed_final_move_removes_the_staging_folder(dav, storage, tmp_path):
     assert dav.tree(f"CloneHero/{STAGING_FOLDER}") == []
 
 
-def test_sweep_staging_removes_only_old_leftovers(dav, storage):
-    put(dav, f"{STAGING_FOLDER}/old/song.ini")
-    put(dav, f"{STAGING_FOLDER}/new/song.ini")
-    old = dav.disk(f"CloneHero/{STAGING_FOLDER}/old")
-    os.utime(old, (time.time() - 3 * 86400,) * 2)
-    assert storage.sweep_staging(older_than=86400) == 1
-    assert dav.tree(f"CloneHero/{STAGING_FOLDER}") == ["new/", "new/song.ini"]
+def test_staging_remove_deletes_only_the_owners_leftovers(dav, storage, tmp_path):
+    put(dav, f"{STAGING_FOLDER}/job7-0a1b/song.ini")
+    put(dav, f"{STAGING_FOLDER}/job71-0c1d/song.ini")  # job 71, not job 7
+    put(dav, f"{STAGING_FOLDER}/0e1f/song.ini")  # staged outside any job
+    assert storage.staging_remove("job7-") == 1
+    assert dav.tree(f"CloneHero/{STAGING_FOLDER}") == [
+        "0e1f/", "0e1f/song.ini", "job71-0c1d/", "job71-0c1d/song.ini"]
+    with pytest.raises(ValueError):
+        storage.staging_remove("")
+
+
+def test_staging_is_named_after_its_owner(dav, storage, tmp_path):
+    token = staging_owner.set("job9-")
+    try:
+        storage.publish_folder(_song_folder(tmp_path), "Songs/Artist/Owned")
+    finally:
+        staging_owner.reset(token)
+    staged = [s.path for s in dav.seen if s.method == "MKCOL" and STAGING_FOLDER + "/" in s.path]
+    assert staged and all(f"{STAGING_FOLDER}/job9-" in path for path in staged)
 
 
 # --- listing a whole tree ----------------------------------------------------------------------
