@@ -5,12 +5,13 @@ checked before extraction, byte and entry caps), every song folder inside is fou
 checked, then published to ``Songs/<artist>/<name>/`` through the storage's stage-then-move
 rule and recorded in the database. A song that fails anywhere leaves nothing behind: its
 published folder is removed again if the database write fails, and the scratch folder is
-always deleted.
+always deleted. A full disk (the scratch folder's or the library's) stops the whole import at
+the song it hit, since every later one would fail the same way: ``ImportReport.stopped``.
 """
 from __future__ import annotations
 
+import errno
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from loguru import logger
 
 from content.formats.scan import FolderScan, is_song_folder, scan_folder, scan_sng, skip_dir
 from content.models import Song
-from content.storage.base import Storage, StorageError, join
+from content.storage.base import Storage, StorageError, join, staging_name
 
 from . import archives
 from .naming import safe_component, with_suffix
@@ -30,6 +31,8 @@ from .songs import song_record
 
 # A song with one of these cannot be played, so it is not imported.
 FATAL_ISSUES = {"noChart", "badChart"}
+# The disk (or the user's quota on it) is full.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 Progress = Callable[[int, int, str], None]
 
@@ -51,7 +54,12 @@ class ImportResult:
 
 @dataclass
 class ImportReport:
+    """results: one per song or refused source, in order. stopped: empty, or why the import
+    stopped before its last source (a full disk; the last result is the song it hit, rejected,
+    and the sources after it were not tried)."""
+
     results: list[ImportResult] = field(default_factory=list)
+    stopped: str = ""
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -71,7 +79,9 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
 
     label: the name to show for a single source instead of its path (an upload's file name).
     Never raises for bad input: each problem is an ImportResult with status "rejected" and a
-    reason naming the file. Storage failures while publishing are reported the same way.
+    reason naming the file. Storage failures while publishing are reported the same way; when
+    the scratch folder or the library is out of space, the import also stops there and says
+    so in ``stopped`` (nothing of that song is left behind; the songs before it stay).
     """
     report = ImportReport()
     known_md5 = set(Song.objects.present().exclude(chart_md5="").values_list("chart_md5", flat=True))
@@ -79,18 +89,30 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
         name = label if label and len(sources) == 1 else source.name
         if progress:
             progress(number - 1, len(sources), f"unpacking {name}")
-        scratch = Path(settings.SCRATCH_ROOT) / uuid.uuid4().hex
-        scratch.mkdir(parents=True)
+        scratch = Path(settings.SCRATCH_ROOT) / staging_name()
+        full: ImportResult | None = None
         try:
+            scratch.mkdir(parents=True)
             for song_dir, is_sng in _unpack(source, scratch, name):
                 where = f"{name}: {song_dir.relative_to(scratch)}" if song_dir != scratch else name
                 report.results.append(_import_one(song_dir, is_sng, where, storage, known_md5))
-        except archives.ArchiveError as error:
-            report.results.append(ImportResult(name, "rejected", str(error)))
-        except OSError as error:
-            report.results.append(ImportResult(name, "rejected", f"cannot unpack {name}: {error}"))
+        except _LibraryFull as error:
+            full = error.result
+        except (archives.ArchiveError, OSError) as error:
+            reason = (str(error) if isinstance(error, archives.ArchiveError)
+                      else f"cannot unpack {name}: {error}")
+            if _no_space(error):
+                full = ImportResult(name, "rejected", f"no space left in the scratch folder "
+                                    f"{settings.SCRATCH_ROOT}: {reason}")
+            else:
+                report.results.append(ImportResult(name, "rejected", reason))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        if full:
+            report.results.append(full)
+            report.stopped = f"{full.source}: {full.reason}"
+            logger.error("import stopped, out of disk space: {}", report.stopped)
+            break
     if report.count("imported"):
         search_words_refresh()
     if progress:
@@ -168,6 +190,9 @@ def _import_one(song: Path, is_sng: bool, where: str, storage: Storage,
             folder = storage.stat(dest)
             files = [e for e in storage.list(dest) if not e.is_dir]
     except StorageError as error:
+        if _no_space(error):
+            raise _LibraryFull(ImportResult(
+                where, "rejected", f"no space left in the library: cannot write {dest}: {error}"))
         return ImportResult(where, "rejected", f"cannot write {dest} to the library: {error}")
     try:
         with transaction.atomic():
@@ -182,6 +207,23 @@ def _import_one(song: Path, is_sng: bool, where: str, storage: Storage,
         known_md5.add(scan.chart_md5)
     logger.info("imported {} to {}", where, dest)
     return ImportResult(where, "imported", song_path=dest, song_id=record.pk)
+
+
+class _LibraryFull(Exception):
+    """The library storage is out of space; ``result``: the song that hit it, rejected."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(result.reason)
+        self.result = result
+
+
+def _no_space(error: BaseException | None) -> bool:
+    """Whether ``error``, or an error it was raised from, says the disk or quota is full."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+            return True
+        error = error.__cause__
+    return False
 
 
 def _free_path(storage: Storage, parent: str, name: str, suffix: str) -> str:

@@ -29,8 +29,9 @@ def import_job(*, arguments: dict, progress: Progress) -> dict:
     Returns ``{"results": [{source, status, reason, song_path, song_id}, ...], "counts":
     {imported, duplicate, rejected}, "song_id": the one imported song's id or None}``. Bad
     archives are results with status "rejected", never a failed job. Raises JobFailed when
-    the folder cannot be read or is too large, and when the scratch folder or the library ran
-    out of space (the message names the file; the input stays for a retry).
+    the folder cannot be read, is too large or cannot be copied to the scratch folder, and
+    when the scratch folder or the library ran out of space (the message names the file; the
+    input stays for a retry).
     """
     storage = library_storage()
     if "folder" in arguments:
@@ -86,9 +87,14 @@ def _download_tree(storage: Storage, path: str, target: Path, progress: Progress
         for number, entry in enumerate(files):
             progress(number, len(files), f"downloading {entry.path}")
             local = target / entry.path[len(path):].lstrip("/")
-            local.parent.mkdir(parents=True, exist_ok=True)
-            with storage.open(entry.path) as stream, local.open("wb") as out:
-                shutil.copyfileobj(stream, out, DOWNLOAD_CHUNK)
+            try:
+                local.parent.mkdir(parents=True, exist_ok=True)
+                with storage.open(entry.path) as stream, local.open("wb") as out:
+                    shutil.copyfileobj(stream, out, DOWNLOAD_CHUNK)
+            except OSError as error:  # our side: the scratch folder (full, most likely)
+                raise JobFailed(f"{path} was not imported: {entry.path} could not be copied to "
+                                f"the scratch folder {settings.SCRATCH_ROOT}: "
+                                f"{error.strerror or error}") from None
     except StorageError as error:
         raise JobFailed(f"{path} was not imported: {error}") from None
 

@@ -83,9 +83,12 @@ class LocalStorage(Storage):
     def write(self, path: str, data: bytes | BinaryIO, *, if_match: str | None = None,
               mtime: float | None = None) -> Entry:
         target = self._abs(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target, then rename: readers never see a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".chm-", suffix=".part")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the target, then rename: readers never see a half-written file.
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".chm-", suffix=".part")
+        except OSError as error:
+            raise self._error(path, "write", error) from error
         try:
             with os.fdopen(fd, "wb") as out:
                 if isinstance(data, (bytes, bytearray, memoryview)):
@@ -109,14 +112,17 @@ class LocalStorage(Storage):
                 os.replace(tmp, target)
         except OSError as error:
             Path(tmp).unlink(missing_ok=True)
-            raise StorageError(f"{path}: cannot write to {self.describe()}: {error.strerror or error}") from error
+            raise self._error(path, "write", error) from error
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return self.stat(path)
 
     def mkdir(self, path: str) -> None:
-        self._abs(path).mkdir(parents=True, exist_ok=True)
+        try:
+            self._abs(path).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise self._error(path, "create", error) from error
 
     def move(self, src: str, dst: str) -> None:
         source, target = self._abs(src), self._abs(dst)
@@ -124,8 +130,17 @@ class LocalStorage(Storage):
             raise NotFound(f"{src}: not found in {self.describe()}")
         if target.exists():
             raise AlreadyExists(f"{dst}: already exists in {self.describe()}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(source, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(source, target)
+        except OSError as error:
+            raise self._error(dst, f"move {src} to", error) from error
+
+    def _error(self, path: str, doing: str, error: OSError) -> StorageError:
+        """A StorageError naming ``path`` for an OSError (chained by the caller, so importers
+        can tell a full disk, ``errno.ENOSPC``, from other failures)."""
+        return StorageError(f"{path}: cannot {doing} it in {self.describe()}: "
+                            f"{error.strerror or error}")
 
     def delete(self, path: str) -> None:
         target = self._abs(path)

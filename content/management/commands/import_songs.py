@@ -30,5 +30,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
         self.stdout.write(f"imported {report.count('imported')}, duplicates "
                           f"{report.count('duplicate')}, rejected {report.count('rejected')}")
+        if report.stopped:
+            raise CommandError(f"stopped, out of disk space: {report.stopped}")
         if report.count("rejected") and not report.count("imported"):
             raise CommandError("nothing was imported")
