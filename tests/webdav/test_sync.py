@@ -427,13 +427,15 @@ def test_an_import_publishes_through_staging_and_the_next_sync_agrees(dav, libra
     assert_db_matches(dav)
 
 
-def test_s16_a_dead_workers_staging_folder_is_ignored_and_swept(dav, library, synced):
-    chart_song(dav, f"{STAGING_FOLDER}/0123abcd", name="Half uploaded")
-    os.utime(dav.disk(f"CloneHero/{STAGING_FOLDER}/0123abcd"), (1, 1))
+def test_s16_a_dead_workers_staging_folder_is_ignored_and_removed(dav, library, synced):
+    chart_song(dav, f"{STAGING_FOLDER}/job7-0123abcd", name="Half uploaded")
+    chart_song(dav, f"{STAGING_FOLDER}/job8-4567ef01", name="Another job's")
     run = library_sync(storage=synced)
-    assert run.added == 0 and not Song.objects.filter(name="Half uploaded").exists()
-    assert synced.sweep_staging() == 1
-    assert dav.tree(f"CloneHero/{STAGING_FOLDER}") == []
+    assert run.added == 0 and not Song.objects.filter(name__in=["Half uploaded",
+                                                                "Another job's"]).exists()
+    assert synced.staging_remove("job7-") == 1  # the dead job's clean-up, and only its own
+    assert {p.split("/")[0] for p in dav.tree(f"CloneHero/{STAGING_FOLDER}")} == {
+        "job8-4567ef01"}
     assert_db_matches(dav)
 
 
