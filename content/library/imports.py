@@ -22,7 +22,13 @@ from loguru import logger
 
 from content.formats.scan import FolderScan, is_song_folder, scan_folder, scan_sng, skip_dir
 from content.models import Song
-from content.storage.base import Storage, StorageError, join, staging_name
+from content.storage.base import (
+    InsufficientStorage,
+    Storage,
+    StorageError,
+    join,
+    staging_name,
+)
 
 from . import archives
 from .naming import safe_component, with_suffix
@@ -220,7 +226,8 @@ class _LibraryFull(Exception):
 def _no_space(error: BaseException | None) -> bool:
     """Whether ``error``, or an error it was raised from, says the disk or quota is full."""
     while error is not None:
-        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+        if isinstance(error, InsufficientStorage) or (
+                isinstance(error, OSError) and error.errno in _NO_SPACE):
             return True
         error = error.__cause__
     return False

@@ -56,6 +56,10 @@ class NotFound(StorageError):
     """The path does not exist."""
 
 
+class InsufficientStorage(StorageError):
+    """The storage is out of space: a full disk or quota (WebDAV's HTTP 507)."""
+
+
 class AlreadyExists(StorageError):
     """The destination of a write, mkdir or move already exists."""
 

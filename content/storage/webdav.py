@@ -76,6 +76,7 @@ from .base import (
     STAGING_FOLDER,
     AlreadyExists,
     Entry,
+    InsufficientStorage,
     NotFound,
     PreconditionFailed,
     Storage,
@@ -133,10 +134,6 @@ class AuthenticationFailed(BaseAuthenticationFailed):
     """The server answered 401: wrong or revoked NEXTCLOUD_USER / NEXTCLOUD_APP_PASSWORD.
 
     Never retried; after one, the storage refuses every further request in this process."""
-
-
-class InsufficientStorage(StorageError):
-    """HTTP 507: the account's quota or the server's disk is full."""
 
 
 class PermissionDenied(StorageError):

@@ -397,11 +397,17 @@ def test_s18_an_import_that_hits_507_leaves_no_half_song(dav, library, synced, t
     (source / "notes.chart").write_bytes((CHARTS / "medium-9-notes-simple.chart").read_bytes())
     (source / "song.ini").write_text("[song]\nname = Too Big\nartist = Quota\n")
     (source / "song.ogg").write_bytes(os.urandom(20_000))
+    later = tmp_path / "upload" / "Later"
+    later.mkdir()
+    (later / "notes.chart").write_bytes((CHARTS / "easy-9-notes-simple.chart").read_bytes())
+    (later / "song.ini").write_text("[song]\nname = Later\nartist = Quota\n")
     dav.fail(status=507, method="PUT", path="song.ogg", times=-1)
 
-    report = songs_import(sources=[source], storage=synced)
+    report = songs_import(sources=[source, later], storage=synced)
 
-    assert report.count("rejected") == 1 and "507" in report.results[0].reason
+    # A full Nextcloud stops the import like a full disk: the later song is not tried.
+    assert len(report.results) == 1 and report.count("rejected") == 1
+    assert "507" in report.results[0].reason and "no space left" in report.stopped
     assert not dav.disk("CloneHero/Songs/Quota").exists()
     assert dav.tree(f"CloneHero/{STAGING_FOLDER}") == []
     assert not Song.objects.filter(name="Too Big").exists()
