@@ -51,6 +51,28 @@ def _under(path: str, prefix: str) -> bool:
     return prefix == "" or path == prefix or path.startswith(prefix + "/")
 
 
+def _under_any(path: str, prefixes: set[str]) -> bool:
+    """``_under(path, p)`` for some ``p`` in ``prefixes``, by looking up ``path`` and its
+    ancestors: O(depth) instead of O(len(prefixes)), which matters with thousands of songs and
+    thousands of skipped folders."""
+    while True:
+        if path in prefixes:
+            return True
+        if not path:
+            return False
+        path = path.rpartition("/")[0]
+
+
+def _with_ancestors(paths: list[str]) -> set[str]:
+    """Every path in ``paths`` and each of its ancestors, the root ``""`` included."""
+    found = {""}
+    for path in paths:
+        while path and path not in found:
+            found.add(path)
+            path = path.rpartition("/")[0]
+    return found
+
+
 @dataclass
 class _Pending:
     """A song that must be read: where it is, what the listing said, and its row if known."""
@@ -107,9 +129,10 @@ class LibrarySync:
                 # Without stored ETags to prune by (first sync, --full, plain WebDAV), every
                 # collection would be listed: one deep listing is far cheaper where there is one.
                 self._walk(root, use_etags, deep=not use_etags or stored_root is None)
+                skipped = set(self.walk.skipped)
                 self.run.unchanged += sum(
                     1 for path, song in self.songs_by_path.items()
-                    if song.removed_at is None and any(_under(path, k) for k in self.walk.skipped))
+                    if song.removed_at is None and _under_any(path, skipped))
                 self._read_changed()
                 self._mark_removed()
                 if not self.dry_run:
@@ -284,11 +307,11 @@ class LibrarySync:
 
     # --- removals and folder ETags --------------------------------------------------------------
     def _mark_removed(self) -> None:
-        kept = self.walk.skipped + self.walk.failed
+        kept = set(self.walk.skipped + self.walk.failed)
         present = [p for p, s in self.songs_by_path.items()
                    if s.removed_at is None and _under(p, self.folder)]
         gone = [p for p in present
-                if p not in self.walk.seen and not any(_under(p, k) for k in kept)
+                if p not in self.walk.seen and not _under_any(p, kept)
                 and self.songs_by_path[p].pk not in self.moved]
         limit = settings.SYNC_MAX_REMOVED_FRACTION
         if gone and len(present) >= 10 and len(gone) > limit * len(present) and not self.confirm_removals:
@@ -305,17 +328,19 @@ class LibrarySync:
     @transaction.atomic
     def _save_folder_etags(self, root: Entry) -> None:
         broken = self.walk.failed
-        for path, entry in self.walk.folders.items():
-            # A collection is up to date only if nothing below it failed.
-            if not entry.etag or any(_under(f, path) for f in broken):
-                continue
-            LibraryFolder.objects.update_or_create(
-                path=path, defaults={"etag": entry.etag, "fileid": entry.fileid or ""})
+        # A collection is up to date only if nothing below it failed.
+        above_failures = _with_ancestors(broken) if broken else set()
+        LibraryFolder.objects.bulk_create(
+            [LibraryFolder(path=path, etag=entry.etag, fileid=entry.fileid or "")
+             for path, entry in self.walk.folders.items()
+             if entry.etag and path not in above_failures],
+            update_conflicts=True, unique_fields=["path"], update_fields=["etag", "fileid"],
+            batch_size=1000)
         if not broken:
             listed = set(self.walk.folders)
+            skipped = set(self.walk.skipped)
             stale = [p for p in self.folder_etags
-                     if p not in listed and _under(p, self.folder)
-                     and not any(_under(p, s) for s in self.walk.skipped)]
+                     if p not in listed and _under(p, self.folder) and not _under_any(p, skipped)]
             LibraryFolder.objects.filter(path__in=stale).delete()
 
 
