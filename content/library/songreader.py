@@ -6,7 +6,10 @@ eight threads contending for the lock make each parse slower still. So the calle
 fetch the song.ini and chart bytes (``wanted_files``), and ``scan_folder_bytes`` runs in a pool
 of worker processes. The workers import only ``content.formats`` (no Django) and are started
 with ``spawn``: forking a process whose threads hold connections and locks is unsafe. Starting
-them costs a few tenths of a second, so small batches are parsed in the calling thread.
+them costs a few tenths of a second, so small batches are parsed in the calling thread. As
+with any ``spawn``, a script that syncs must keep its top-level code under
+``if __name__ == "__main__":`` (manage.py, the benchmarks and pytest do): a worker imports the
+parent's main module.
 """
 from __future__ import annotations
 
