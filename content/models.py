@@ -244,11 +244,18 @@ class SyncRun(models.Model):
 
 class LibraryFolder(models.Model):
     """A collection that is not a song, with the ETag seen when its subtree was last synced
-    (only used where folder ETags propagate, as on Nextcloud)."""
+    (only used where folder ETags propagate, as on Nextcloud).
+
+    ``data_fingerprint`` is the server's data fingerprint (Nextcloud's ``oc:data-fingerprint``)
+    under which ``etag`` was recorded; the sync compares the sync folder's row with the
+    server's, because a changed fingerprint means a backup was restored and no stored ETag or
+    file id can be trusted any more.
+    """
 
     path = models.CharField(max_length=1024, unique=True)
     etag = models.CharField(max_length=128, blank=True)
     fileid = models.CharField(max_length=64, blank=True)
+    data_fingerprint = models.CharField(max_length=128, blank=True, default="")
 
 
 class Job(models.Model):

@@ -9,7 +9,9 @@ tree (a test's tmp_path) in one of two modes:
   with it) and an ETag that changes on every write and **propagates to every ancestor folder**
   (the Propagator), ``oc:size`` (recursive for folders), quoted ETags in PROPFIND, ``X-OC-Mtime``
   honoured and answered ``X-OC-MTime: accepted``, ``OC-ETag``/``OC-FileId`` headers on PUT,
-  ``/status.php``, the OCS user endpoint, ``d:current-user-principal``, a minimal chunked upload
+  ``/status.php``, the OCS user endpoint, ``d:current-user-principal``, ``oc:data-fingerprint``
+  on every node (empty, as on a server where no admin ran ``occ maintenance:data-fingerprint``;
+  set ``data_fingerprint`` to simulate a restored backup), a minimal chunked upload
   v2 (``/remote.php/dav/uploads/<user>/<id>/<n>``, final MOVE of ``.file``), session cookies set
   on every answer and "401 CSRF check not passed" when a client sends them back with Basic
   auth.
@@ -80,6 +82,8 @@ class NcMeta:
         self.home = os.path.abspath(home)
         self.lock = threading.RLock()
         self._sizes: dict[tuple[int, str], int] = {}
+        #: The server-wide ``oc:data-fingerprint`` (Nextcloud's system value ``data-fingerprint``).
+        self.data_fingerprint = ""
 
     @staticmethod
     def _get(fp: str, key: str) -> str | None:
@@ -173,6 +177,8 @@ class _NcMixin:
             return f"{meta.fileid(self._file_path):08d}{INSTANCE_ID}"
         if name == OC + "size":
             return str(meta.size(self._file_path))
+        if name == OC + "data-fingerprint":
+            return meta.data_fingerprint
         return super().get_property_value(name)
 
     def delete(self):
@@ -426,6 +432,16 @@ class DavServer:
 
     def fileid(self, rel: str) -> str | None:
         return str(self.meta.fileid(str(self.disk(rel)))) if self.meta else None
+
+    def set_fileid(self, rel: str, fileid: str) -> None:
+        """Give ``rel`` the id ``fileid`` (ids handed out again, as after a database restore)."""
+        os.setxattr(self.disk(rel), XA_FILEID, fileid.encode(), follow_symlinks=False)
+
+    def restore_backup(self, fingerprint: str) -> None:
+        """What an admin does after restoring a backup (``occ maintenance:data-fingerprint``):
+        a new data fingerprint. Change the files first, with ``propagate=False`` for changes
+        whose ETags came back from the backup as they were."""
+        self.meta.data_fingerprint = fingerprint
 
     def etag(self, rel: str) -> str | None:
         return self.meta.etag(str(self.disk(rel))) if self.meta else None

@@ -10,6 +10,12 @@ Safety rules:
 - Stored folder ETags are written only after everything below them was processed without
   error, so an interrupted or partly failed sync rescans next time rather than skips.
 - Songs under a collection that could not be listed are kept as they are.
+- A changed server data fingerprint (Nextcloud's ``oc:data-fingerprint``, read in the same
+  ``PROPFIND Depth: 0`` of the sync folder; an admin changes it after restoring a backup)
+  makes the run a full one: restored files can carry the very ETags we stored, and file ids
+  can be handed out again, so neither is trusted: every song is read again and rows are
+  matched by path only. Removals then rest on the complete listing, never on a stale ETag
+  (reliability.md S7; the Nextcloud desktop client's "restore from backup" handling).
 - Rows are never deleted: a vanished song gets ``removed_at``. When more than
   ``SYNC_MAX_REMOVED_FRACTION`` of the library would be marked removed, nothing is marked and
   the run stops with an error unless ``confirm_removals`` (an empty listing is likelier a
@@ -106,6 +112,7 @@ class LibrarySync:
         self.confirm_removals = confirm_removals
         self.progress = progress or (lambda current, total, message: None)
         self.run = SyncRun(storage=storage.describe(), full=full, dry_run=dry_run)
+        self.trust_fileids = True  # False after a backup restore: ids may have been reused
         self.walk = _Walk()
         self.songs_by_path: dict[str, Song] = {}
         self.songs_by_fileid: dict[str, Song] = {}
@@ -119,9 +126,12 @@ class LibrarySync:
         bytes_before = getattr(self.storage, "bytes_downloaded", 0)
         try:
             root = self.storage.stat(self.folder)
+            stored_root, stored_fingerprint = (
+                LibraryFolder.objects.filter(path=self.folder)
+                .values_list("etag", "data_fingerprint").first() or (None, None))
+            if stored_root is not None and stored_fingerprint != (root.data_fingerprint or ""):
+                self._restored(stored_fingerprint, root.data_fingerprint or "")
             use_etags = self.storage.propagates_folder_etags and not self.full
-            stored_root = (LibraryFolder.objects.filter(path=self.folder)
-                           .values_list("etag", flat=True).first())
             if use_etags and root.etag and stored_root == root.etag:
                 self.run.unchanged = self._present_songs().count()
             else:
@@ -150,6 +160,13 @@ class LibrarySync:
             self.run.finished_at = timezone.now()
             self.run.save()
         return self.run
+
+    def _restored(self, before: str, now: str) -> None:
+        logger.warning("the server's data fingerprint changed ({!r} → {!r}): a backup was "
+                       "restored, so stored ETags and file ids are not trusted; reading every "
+                       "song again", before, now)
+        self.full = self.run.full = True
+        self.trust_fileids = False
 
     def _present_songs(self):
         songs = Song.objects.present()
@@ -239,7 +256,7 @@ class LibrarySync:
         self.walk.seen.add(path)
         song = self.songs_by_path.get(path)
         moved = False
-        if song is None and folder.fileid:
+        if song is None and folder.fileid and self.trust_fileids:
             song = self.songs_by_fileid.get(folder.fileid)
             moved = song is not None and song.path != path
             if moved:
@@ -328,14 +345,19 @@ class LibrarySync:
     @transaction.atomic
     def _save_folder_etags(self, root: Entry) -> None:
         broken = self.walk.failed
-        # A collection is up to date only if nothing below it failed.
+        # A collection is up to date only if nothing below it failed. Each ETag is stored with
+        # the data fingerprint it was seen under: the sync folder's row (``root``) then tells
+        # the next run whether a restore happened since, and after a failure below it the old
+        # fingerprint stays, so the next run is full again.
         above_failures = _with_ancestors(broken) if broken else set()
+        data_fingerprint = root.data_fingerprint or ""
         LibraryFolder.objects.bulk_create(
-            [LibraryFolder(path=path, etag=entry.etag, fileid=entry.fileid or "")
+            [LibraryFolder(path=path, etag=entry.etag, fileid=entry.fileid or "",
+                           data_fingerprint=data_fingerprint)
              for path, entry in self.walk.folders.items()
              if entry.etag and path not in above_failures],
-            update_conflicts=True, unique_fields=["path"], update_fields=["etag", "fileid"],
-            batch_size=1000)
+            update_conflicts=True, unique_fields=["path"],
+            update_fields=["etag", "fileid", "data_fingerprint"], batch_size=1000)
         if not broken:
             listed = set(self.walk.folders)
             skipped = set(self.walk.skipped)

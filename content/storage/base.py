@@ -36,7 +36,10 @@ class Entry:
 
     etag: the server's ETag with quotes and ``W/`` stripped, or a value derived from size and
     mtime for storages without ETags. fileid: a stable id that survives MOVE (Nextcloud's
-    ``oc:fileid``), ``None`` where the storage has none.
+    ``oc:fileid``), ``None`` where the storage has none. data_fingerprint: only from ``stat``,
+    the server's data fingerprint (Nextcloud's ``oc:data-fingerprint``, which an admin changes
+    after restoring a backup: ETags and file ids seen before it changed may no longer describe
+    the files); ``None`` where the storage has none or leaves it unset.
     """
 
     path: str
@@ -46,6 +49,7 @@ class Entry:
     mtime: float
     etag: str | None = None
     fileid: str | None = None
+    data_fingerprint: str | None = None
 
 
 class StorageError(Exception):

@@ -23,8 +23,9 @@ Ours, and why (reference §2.3 lists the webdavclient3 3.14.7 code this is based
 - PROPFIND: its ``list``/``info`` send a bodiless allprop request (no ``oc:fileid``/``oc:size``),
   use Depth 1 to describe one node, HEAD before each call and parse the whole body with
   ``fromstring``. Ours asks for exactly ``d:getetag d:getlastmodified d:getcontentlength
-  d:resourcetype oc:fileid oc:size`` with Depth 0/1 (infinity only when the server is seen to
-  honour it) and parses the multistatus with ``lxml.etree.iterparse``.
+  d:resourcetype oc:fileid oc:size`` (and ``oc:data-fingerprint`` on Depth 0) with Depth 0/1
+  (infinity only when the server is seen to honour it) and parses the multistatus with
+  ``lxml.etree.iterparse``.
 - PUT: its ``upload_*`` have no ``If-Match``, no ``X-OC-Mtime`` and no chunked upload;
   ``upload_directory`` deletes the remote directory first. Never call it.
 - MOVE: ours sends ``Overwrite: F`` and maps 412 to AlreadyExists; its ``move`` HEADs first and
@@ -95,6 +96,9 @@ PROPFIND_BODY = (
     b"<oc:fileid/><oc:size/>"
     b"</d:prop></d:propfind>"
 )
+#: For ``stat`` (Depth 0): also the server's data fingerprint, which Nextcloud reports on every
+#: node; asked only here so that listings do not repeat it for every child.
+STAT_BODY = PROPFIND_BODY.replace(b"<oc:size/>", b"<oc:size/><oc:data-fingerprint/>")
 PRINCIPAL_BODY = (
     b'<?xml version="1.0" encoding="utf-8"?>\n'
     b'<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>'
@@ -111,6 +115,7 @@ _T_MODIFIED = f"{{{DAV_NS}}}getlastmodified"
 _T_LENGTH = f"{{{DAV_NS}}}getcontentlength"
 _T_FILEID = f"{{{OC_NS}}}fileid"
 _T_OCSIZE = f"{{{OC_NS}}}size"
+_T_DATA_FINGERPRINT = f"{{{OC_NS}}}data-fingerprint"
 
 #: Retried for idempotent requests (rclone's list, less 425/509 which Nextcloud does not send).
 RETRY_STATUSES = frozenset({423, 429, 500, 502, 503, 504})
@@ -735,7 +740,7 @@ class WebDavStorage(Storage):
 
     # --- PROPFIND ------------------------------------------------------------------------------
 
-    def _propfind(self, rel: str, depth: str) -> list[Entry]:
+    def _propfind(self, rel: str, depth: str, body: bytes = PROPFIND_BODY) -> list[Entry]:
         def consume(resp: requests.Response) -> list[Entry]:
             if resp.status_code != 207:
                 raise BadResponse(f"PROPFIND {rel or '/'}: HTTP {resp.status_code}, expected 207")
@@ -743,7 +748,7 @@ class WebDavStorage(Storage):
 
         return self._request("PROPFIND", self._url(rel), what=rel or "/", headers={
             "Depth": depth, "Content-Type": 'application/xml; charset="utf-8"'},
-            body=_Body.of(PROPFIND_BODY), consume=consume)
+            body=_Body.of(body), consume=consume)
 
     def _parse_multistatus(self, resp: requests.Response, rel: str) -> list[Entry]:
         # iterparse, never fromstring: a Depth-infinity answer on a big library is megabytes.
@@ -790,13 +795,16 @@ class WebDavStorage(Storage):
             etag = f"{size:x}-{int(mtime):x}"  # no ETag from this server: derive one
         fileid = _text(props.get(_T_FILEID)) or None
         return Entry(path=rel, name=rel.rsplit("/", 1)[-1], is_dir=is_dir, size=size,
-                     mtime=mtime, etag=etag, fileid=fileid)
+                     mtime=mtime, etag=etag, fileid=fileid,
+                     data_fingerprint=_text(props.get(_T_DATA_FINGERPRINT)))
 
     # --- reading -------------------------------------------------------------------------------
 
     def stat(self, path: str) -> Entry:
+        """The entry at ``path`` with the server's ``data_fingerprint``, from one ``PROPFIND
+        Depth: 0``. Raises NotFound."""
         rel = self._rel(path)
-        for entry in self._propfind(rel, "0"):
+        for entry in self._propfind(rel, "0", STAT_BODY):
             if entry.path == rel:
                 return entry
         raise BadResponse(f"PROPFIND {rel or '/'}: the answer does not describe {rel or '/'}")

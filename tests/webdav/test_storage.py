@@ -608,3 +608,12 @@ def test_counters_add_up_requests_and_bytes(dav, storage):
     after = storage.counters()
     assert after["requests"] - before["requests"] == 1
     assert after["bytes_downloaded"] - before["bytes_downloaded"] == 1000
+
+
+def test_stat_reports_the_data_fingerprint_in_its_one_request(dav, storage):
+    if dav.mode == "nc":
+        dav.restore_backup("fingerprint-1")
+    entry = storage.stat("")
+    assert dav.count() == 1
+    assert entry.data_fingerprint == ("fingerprint-1" if dav.mode == "nc" else None)
+    assert all(e.data_fingerprint is None for e in storage.list(""))  # not asked per child

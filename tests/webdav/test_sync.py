@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,14 @@ HOSTILE = "Ünï – #1 at 100% [Live] (Take 2)"
 
 
 def chart_song(dav, rel: str, *, name: str = "Nine Notes", artist: str = "Chorus",
-               chart: Path = CHART) -> None:
-    """A song folder written as a Nextcloud user would: song.ini, notes.chart and audio."""
-    dav.write_file(f"CloneHero/{rel}/notes.chart", chart.read_bytes())
+               chart: Path = CHART, propagate: bool = True) -> None:
+    """A song folder written as a Nextcloud user would: song.ini, notes.chart and audio (or
+    straight on disk with ``propagate=False``: no ancestor ETag changes)."""
+    dav.write_file(f"CloneHero/{rel}/notes.chart", chart.read_bytes(), propagate=propagate)
     dav.write_file(f"CloneHero/{rel}/song.ini",
-                   f"[song]\nname = {name}\nartist = {artist}\ncharter = tests\n".encode())
-    dav.write_file(f"CloneHero/{rel}/song.ogg", b"OggS" + os.urandom(4000))
+                   f"[song]\nname = {name}\nartist = {artist}\ncharter = tests\n".encode(),
+                   propagate=propagate)
+    dav.write_file(f"CloneHero/{rel}/song.ogg", b"OggS" + os.urandom(4000), propagate=propagate)
 
 
 def server_songs(dav) -> dict[str, str]:
@@ -216,6 +219,79 @@ def test_s4_a_case_only_rename_is_a_rename(dav, library, synced):
     run = library_sync(storage=synced)
     assert Song.objects.get(path=f"Songs/Hostile/{HOSTILE.upper()}").pk == pk
     assert run.moved == 1 and Song.objects.count() == 7
+    assert_db_matches(dav)
+
+
+# --- S7: a backup restored on the server --------------------------------------------------------
+
+@NC_ONLY
+def test_s7_a_restored_backup_is_read_again_whole_without_trusting_etags(dav, library, synced):
+    # The restored server: older contents under the very ETags stored at the last sync, a song
+    # made after the backup gone, one deleted after the backup back; no ancestor ETag changed.
+    kept = f"Songs/Hostile/{HOSTILE}"
+    kept_pk = Song.objects.get(path=kept).pk
+    ini = dav.disk(f"CloneHero/{kept}/song.ini")
+    ini.write_bytes(b"[song]\nname = From the backup\nartist = Chorus\n")
+    gone = sorted(server_songs(dav))[0]
+    shutil.rmtree(dav.disk(f"CloneHero/{gone}"))
+    chart_song(dav, "Songs/Hostile/Back From Backup", name="Back", propagate=False)
+    assert dav.etag("CloneHero") == LibraryFolder.objects.get(path="").etag
+
+    run = library_sync(storage=synced)  # same fingerprint: the ETags say nothing changed
+    assert run.requests == 1 and Song.objects.get(pk=kept_pk).name == "Nine Notes"
+
+    dav.restore_backup("restored-1")
+    dav.clear()
+    run = library_sync(storage=synced)
+
+    assert run.full and run.errors == 0
+    assert (run.added, run.updated, run.removed, run.moved) == (1, 6, 1, 0)
+    assert len(song_gets(dav)) == 14  # song.ini and chart of every song, ETags or not
+    assert Song.objects.get(pk=kept_pk).name == "From the backup"
+    assert Song.objects.get(path=gone).removed_at is not None
+    assert LibraryFolder.objects.get(path="").data_fingerprint == "restored-1"
+    assert_db_matches(dav)
+    dav.clear()
+    run = library_sync(storage=synced)  # trusted again: the warm sync is one request
+    assert run.requests == 1 and not run.full
+    assert_db_matches(dav)
+
+
+@NC_ONLY
+def test_s7_after_a_restore_rows_are_matched_by_path_not_by_reused_file_ids(dav, library,
+                                                                            synced):
+    victim = Song.objects.get(path=sorted(server_songs(dav))[0])
+    shutil.rmtree(dav.disk(f"CloneHero/{victim.path}"))  # made after the backup
+    # The restored database hands the ids it never saw out again, to new uploads.
+    new = "Songs/Other/Uploaded After The Restore"
+    chart_song(dav, new, name="New")
+    dav.set_fileid(f"CloneHero/{new}", victim.fileid)
+    dav.restore_backup("restored-2")
+
+    run = library_sync(storage=synced)
+
+    assert (run.added, run.removed, run.moved) == (1, 1, 0)
+    victim.refresh_from_db()
+    assert victim.removed_at is not None and victim.name != "New"
+    assert Song.objects.get(path=new).pk != victim.pk
+    assert_db_matches(dav)
+
+
+@NC_ONLY
+def test_s7_a_restore_sync_that_fails_part_way_is_full_again_next_time(dav, library, synced):
+    dav.restore_backup("restored-3")
+    dav.fail(method="PROPFIND", depth="infinity", times=-1)
+    dav.fail(method="PROPFIND", path="/Songs/Hostile", depth="1", times=-1)
+
+    run = library_sync(storage=synced)
+    assert run.full and run.errors == 1
+    assert LibraryFolder.objects.get(path="").data_fingerprint == ""
+
+    dav.clear()
+    run = library_sync(storage=synced)
+    assert run.full and run.errors == 0
+    run = library_sync(storage=synced)
+    assert not run.full and run.requests == 1
     assert_db_matches(dav)
 
 
