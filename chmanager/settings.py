@@ -199,7 +199,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")  # empty: /metrics answers 
 
 # --- Nextcloud WebDAV -----------------------------------------------------------------------
 # When NEXTCLOUD_URL is set the library lives on Nextcloud at
-# <NEXTCLOUD_URL>/remote.php/dav/files/<user id>/<NEXTCLOUD_ROOT>/ (content/storage/webdav.py);
+# <NEXTCLOUD_URL>/remote.php/dav/files/<user id>/<NEXTCLOUD_ROOT>/ (content/storage/webdav/);
 # unset, the local folder LIBRARY_ROOT stays the embedded default.
 NEXTCLOUD_URL = env.str("NEXTCLOUD_URL", default="")  # e.g. https://cloud.example.com
 NEXTCLOUD_USER = env.str("NEXTCLOUD_USER", default="")  # the login name

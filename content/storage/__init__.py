@@ -1,7 +1,7 @@
 """Where song folders live, behind one small interface (see base.py).
 
 ``library_storage()`` returns the configured backend: the local folder ``LIBRARY_ROOT`` by
-default, Nextcloud over WebDAV when NEXTCLOUD_URL is set (webdav.py).
+default, Nextcloud over WebDAV when NEXTCLOUD_URL is set (the webdav package).
 """
 from __future__ import annotations
 

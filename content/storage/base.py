@@ -83,6 +83,12 @@ def join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
+def parent(path: str) -> str:
+    """The library-relative path of ``path``'s parent collection (``""`` for the root's
+    children)."""
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
 class Storage(ABC):
     """A tree of song folders. Implementations must be safe to share between threads."""
 
@@ -161,7 +167,7 @@ class Storage(ABC):
         staging = join(STAGING_FOLDER, staging_name())
         try:
             self._upload_tree(source, staging)
-            self.mkdir(dest.rsplit("/", 1)[0] if "/" in dest else "")
+            self.mkdir(parent(dest))
             self.move(staging, dest)
         except BaseException:
             logger.warning("publishing {} to {} failed; removing staging {}", source, dest, staging)
@@ -190,7 +196,7 @@ class Storage(ABC):
             self.mkdir(STAGING_FOLDER)
             with source.open("rb") as stream:
                 self.write(staging, stream, mtime=source.stat().st_mtime)
-            self.mkdir(dest.rsplit("/", 1)[0] if "/" in dest else "")
+            self.mkdir(parent(dest))
             self.move(staging, dest)
         except BaseException:
             logger.warning("publishing {} to {} failed; removing staging {}", source, dest, staging)

@@ -3,7 +3,7 @@
 Registered as ``STORAGES["nextcloud"]`` when NEXTCLOUD_URL is set (chmanager/settings.py); use
 ``django.core.files.storage.storages["nextcloud"]`` or, on a field,
 ``FileField(storage=nextcloud_storage)`` (a module-level callable keeps the backend and its
-credentials out of migrations). All requests go through ``WebDavStorage`` (webdav.py): the same
+credentials out of migrations). All requests go through ``WebDavStorage`` (webdav/): the same
 pool, retries and error rules. Pattern: django-storages' ``sftpstorage.py`` (deconstructible,
 lazy connection, settings defaults) [``../shared/reference/django-style.md`` §6].
 """
