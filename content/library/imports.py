@@ -99,8 +99,7 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
         full: ImportResult | None = None
         try:
             scratch.mkdir(parents=True)
-            for song_dir, is_sng in _unpack(source, scratch, name):
-                where = f"{name}: {song_dir.relative_to(scratch)}" if song_dir != scratch else name
+            for song_dir, is_sng, where in _unpack(source, scratch, name):
                 report.results.append(_import_one(song_dir, is_sng, where, storage, known_md5))
         except _LibraryFull as error:
             full = error.result
@@ -126,24 +125,27 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
     return report
 
 
-def _unpack(source: Path, scratch: Path, name: str) -> Iterator[tuple[Path, bool]]:
-    """Put ``source`` into ``scratch`` and yield each song in it as (path, is_sng).
-    ``name`` is what messages call the source (an upload's original file name)."""
+def _unpack(source: Path, scratch: Path, name: str) -> Iterator[tuple[Path, bool, str]]:
+    """Put ``source`` into ``scratch`` and yield each song in it as (path, is_sng, where):
+    ``where`` names the song for messages, as ``name`` (an upload's original file name) and
+    the song's folder inside the source (``pack.zip: Artist/Song``)."""
+    root = scratch / "unpacked"
     if source.is_dir():
-        archives.copy_folder(source, scratch / "folder", import_limits(), name=name)
+        archives.copy_folder(source, root, import_limits(), name=name)
     else:
         kind = archives.detect_kind(source, name=name)
         if kind == "sng":
             target = scratch / source.name
             shutil.copyfile(source, target)
-            yield target, True
+            yield target, True, name
             return
-        archives.extract_archive(source, scratch / "archive", import_limits(), name=name)
-    found = list(_find_songs(scratch))
+        archives.extract_archive(source, root, import_limits(), name=name)
+    found = list(_find_songs(root))
     if not found:
         raise archives.ArchiveError(f"{name}: no song folder (notes.chart, notes.mid or "
                                     "audio) and no .sng file inside")
-    yield from found
+    for song, is_sng in found:
+        yield song, is_sng, name if song == root else f"{name}: {song.relative_to(root).as_posix()}"
 
 
 def _find_songs(folder: Path) -> Iterator[tuple[Path, bool]]:

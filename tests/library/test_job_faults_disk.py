@@ -165,7 +165,7 @@ def test_the_library_fills_up_mid_import(songs, tiny_disk, settings, tmp_path, i
 
     assert job.state == Job.State.FAILED
     assert job.error.startswith("The import stopped, out of disk space: ")
-    assert (f"out of disk space: pack.zip: archive/pack/1 {new[1].name}: no space left in the "
+    assert (f"out of disk space: pack.zip: pack/1 {new[1].name}: no space left in the "
             "library: cannot write Songs/") in job.error, job.error
     assert f"/notes.mid: cannot write it in local folder {storage.root}: {NO_SPACE}" in job.error
     assert "Songs imported before it (1) stay" in job.error
@@ -261,7 +261,7 @@ def test_import_songs_says_it_stopped_for_a_full_disk(songs, tiny_disk, settings
     _, new = songs
     library = library_on(tiny_disk, settings, [])
     tiny_disk.leave(half(footprint(new[0])))
-    expected = (f"^stopped, out of disk space: {re.escape(new[0].name)}: folder: no space left "
+    expected = (f"^stopped, out of disk space: {re.escape(new[0].name)}: no space left "
                 f"in the library: .*{NO_SPACE}$")
     with pytest.raises(CommandError, match=expected):
         call_command("import_songs", *map(str, new))
@@ -285,7 +285,7 @@ def test_a_library_out_of_inodes_stops_the_import_too(inodes, failing, songs, ti
     report = songs_import(sources=new, storage=library)
 
     assert [r.status for r in report.results] == ["rejected"]
-    assert report.stopped.startswith(f"{new[0].name}: folder: no space left in the library: "
+    assert report.stopped.startswith(f"{new[0].name}: no space left in the library: "
                                      "cannot write Songs/")
     assert f"{failing} in local folder {library.root}: {NO_SPACE}" in report.stopped
     assert_library_whole(library.root)
