@@ -12,8 +12,8 @@ import shutil
 from pathlib import PurePath
 
 from django.conf import settings
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import render
 
 from content.forms import AUDIO_EXTENSIONS, GeneratorForm
 from content.library import jobs
@@ -21,6 +21,7 @@ from content.library.naming import safe_component
 from content.models import Job
 
 from .access import editor_required
+from .jobs import job_start_from_form
 
 # Several uploaded stems are staged in this subfolder, which the generator takes as one song.
 STEMS_FOLDER = "stems"
@@ -32,14 +33,11 @@ def generator(request):
     if request.method == "POST":
         form = GeneratorForm(request.POST, request.FILES)
         if form.is_valid():
-            try:
-                return redirect(_start_job(form.cleaned_data, request.user))
-            except jobs.JobRefused as refused:
-                form.add_error(None, str(refused))
-                status = 409
-            except jobs.JobQueueError as error:
-                messages.error(request, str(error))
-                status = 503
+            started = job_start_from_form(request, form, lambda: _start_job(
+                form.cleaned_data, request.user))
+            if isinstance(started, HttpResponse):
+                return started
+            status = started
     else:
         form = GeneratorForm()
     return render(request, "content/generator.html", {

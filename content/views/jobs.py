@@ -3,10 +3,12 @@ status as JSON, cancelling, retrying a failed job and starting a library sync. E
 like the pages that start jobs."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import formats, timezone
@@ -27,6 +29,21 @@ def may_act(user, job: Job) -> bool:
 
 def can_cancel(user, job: Job) -> bool:
     return not job.is_finished and may_act(user, job)
+
+
+def job_start_from_form(request, form, start: Callable[[], Job]) -> HttpResponse | int:
+    """Run ``start()`` for a valid upload form (the upload and generator pages): a redirect
+    to the new job's page, or the HTTP status to show the form again with: 409 when another
+    job holds the same target (the reason added to the form), 503 when the task queue is
+    unreachable (the reason as a message)."""
+    try:
+        return redirect(start())
+    except jobs.JobRefused as refused:
+        form.add_error(None, str(refused))
+        return 409
+    except jobs.JobQueueError as error:
+        messages.error(request, str(error))
+        return 503
 
 
 def job_payload(job: Job) -> dict:

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.utils.text import get_valid_filename
 
 from content.forms import UploadForm
@@ -20,6 +20,7 @@ from content.library import jobs
 from content.models import Job
 
 from .access import editor_required
+from .jobs import job_start_from_form
 
 
 @editor_required
@@ -29,14 +30,11 @@ def upload(request):
     if request.method == "POST":
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
-            try:
-                return redirect(_start_import(form.cleaned_data["archives"], request.user))
-            except jobs.JobRefused as refused:
-                form.add_error(None, str(refused))
-                status = 409
-            except jobs.JobQueueError as error:
-                messages.error(request, str(error))
-                status = 503
+            started = job_start_from_form(request, form, lambda: _start_import(
+                form.cleaned_data["archives"], request.user))
+            if isinstance(started, HttpResponse):
+                return started
+            status = started
     else:
         form = UploadForm()
     return render(request, "content/upload.html", {
