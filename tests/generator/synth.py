@@ -112,6 +112,32 @@ def syncopated(bpm: float, beats: int, *, drums: bool, start: float = 0.5,
     return Synth(beat_times, tones, pitches, mix, lead)
 
 
+def fast_run(gap: float, *, start: float = 1.5, end: float = 11.0, seed: int = 3) -> Synth:
+    """A crash (a full-scale noise burst at 0.5 s), then a scale run up and down with a tone
+    every ``gap`` s from ``start`` to ``end``, each ringing on under the next.
+
+    The crash is the onset envelope's maximum; every run note rises only a little above the
+    previous notes' ringing, the way fast guitar runs do after a loud hit. ``beats`` is empty.
+    """
+    rng = np.random.default_rng(seed)
+    length = int((end + 1.5) * SR)
+    mix = np.zeros(length, np.float32)
+    burst = int(0.2 * SR)
+    i = int(0.5 * SR)
+    mix[i:i + burst] = (0.9 * rng.standard_normal(burst)
+                        * np.exp(-np.arange(burst) / SR / 0.05)).astype(np.float32)
+    tones = np.arange(start, end, gap)
+    steps = (0, 2, 4, 5, 7, 5, 4, 2)
+    pitches = 57 + np.array([steps[k % len(steps)] for k in range(len(tones))])
+    lead = np.zeros(length, np.float32)
+    for tone_t, pitch in zip(tones, pitches, strict=True):
+        tone = _tone(int(pitch), 1.0) * 0.4
+        i = int(round(tone_t * SR))
+        lead[i:i + len(tone)] += tone
+    mix += lead
+    return Synth(np.array([]), tones, pitches, mix, lead)
+
+
 def write(path: Path, samples: np.ndarray) -> Path:
     soundfile.write(path, samples, SR)
     return path
