@@ -1,7 +1,8 @@
 """Audio → chart: the public ``generate`` / ``write_song_folder`` and the result they share.
 
 Order of work (each step is one module): decode (audio) → one STFT per signal (spectrum) →
-beats from the mix (tempo) and onsets from the lead part (onsets) → lead-in silence →
+beats from the mix (tempo; from the notes' 16th grid, tatum, when a lone guitar stem is
+all there is) and onsets from the lead part (onsets) → lead-in silence →
 tempo map → onsets on the grid → sections (structure) → lanes, chords, sustains (lanes) →
 Hard/Medium/Easy (reduce) → star power (structure) → ``notes.chart`` (writer) + song.ini.
 """
@@ -24,6 +25,7 @@ from content.generator.onsets import Onset, detect, quantise
 from content.generator.reduce import reduce_all
 from content.generator.spectrum import HOP, analyse
 from content.generator.structure import Section, preview_start, sections, star_power
+from content.generator.tatum import stem_beats
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, track_beats)
 from content.generator.writer import chart_text, write_audio
@@ -122,6 +124,10 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
         raise GeneratorError(source, "no steady beat was found in the audio")
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
+    if src.lead_is_stem and src.mix is src.lead:
+        # A lone guitar stem: no drums hold the tracker's phase, the notes' grid does.
+        beats = stem_beats(beats, np.array([o.seconds for o in raw]),
+                           np.array([o.strength for o in raw]))
     beats = align_to_onsets(beats, np.array([o.seconds for o in raw]))
     downbeat = downbeat_phase(mix, beats)
     first = min(o[0].seconds for o in (raw, kit_raw) if o)

@@ -7,7 +7,9 @@ instead of ``librosa.feature.tempo(aggregate=None)``, whose whole-frame lags wer
 
 Beat phase: the tracker puts beats where the onset envelope is strongest, and on every
 rendered benchmark song its beats already sit on the strongest of the four 16th phases (full
-band and low band alike), so no separate phase vote is made. Where it still misses the human
+band and low band alike), so no separate phase vote is made for a mix. On a lone guitar stem
+the strongest 16th changes from section to section and the tracker slips with it, so there
+``tatum.stem_beats`` replaces its beats (see that module). Where beats still miss the human
 beat, the audio does not say where the beat is: on several guitar stems the human chart's
 notes are spread evenly over the four 16ths, and on some mixes the kick and snare fall on
 the chart's off-beats as often as on its beats (bench_generator.py prints each song's share
