@@ -141,3 +141,31 @@ def fast_run(gap: float, *, start: float = 1.5, end: float = 11.0, seed: int = 3
 def write(path: Path, samples: np.ndarray) -> Path:
     soundfile.write(path, samples, SR)
     return path
+
+
+def phrased(bpm: float, bars: int, *, start: float = 0.5, seed: int = 1) -> Synth:
+    """A lone guitar stem of 16th-note phrases: three bars of notes (each 16th after the
+    beat left out one time in four) then a bar of rest. The note on the beat is accented,
+    except in the middle third of the song, where the 16th after it is: the pull that makes
+    a tracker slip a 16th on a stem with no drums. ``mix`` and ``lead`` are the same."""
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    beat_times = start + np.arange(bars * 4) * period
+    tones, gains, pitches = [], [], []
+    for beat, beat_t in enumerate(beat_times):
+        if (beat // 4) % 4 == 3:
+            continue
+        middle = len(beat_times) // 3 < beat < 2 * len(beat_times) // 3
+        for sixteenth in range(4):
+            if sixteenth and rng.random() < 0.25:
+                continue
+            tones.append(beat_t + sixteenth * period / 4)
+            gains.append(1.0 if sixteenth == (1 if middle else 0) else 0.4)
+            pitches.append(40 + PENTATONIC[rng.integers(0, 5)] + 12 * int(rng.integers(0, 2)))
+    length = int((beat_times[-1] + 2.0) * SR)
+    lead = np.zeros(length, np.float32)
+    for tone_t, pitch, gain in zip(tones, pitches, gains, strict=True):
+        tone = _tone(int(pitch), period / 4) * gain
+        i = int(round(tone_t * SR))
+        lead[i:i + len(tone)] += tone
+    return Synth(beat_times, np.array(tones), np.array(pitches), lead, lead)
