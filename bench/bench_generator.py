@@ -1,12 +1,14 @@
 """Quality and speed benchmark of the audio → chart generator (one command; not a test).
 
     .venv/bin/python bench/bench_generator.py [--library DIR] [--limit N] [--no-cold]
-                                              [--no-render]
+                                              [--no-render] [--held-out]
 
 1. Builds the rendered sample library with ``../shared/tools/build_sample_library.py DIR
    --audio --stems --limit N`` (cached: existing renders are kept). Every note onset in that
    audio sits exactly on a human chart note (chart-generation.md §3.4 explains why rendered
-   charts are the trustworthy offline ground truth).
+   charts are the trustworthy offline ground truth). With ``--held-out`` it renders instead
+   every 4th song with a guitar part after the first N (12 songs for N = 48): songs no
+   setting was tuned on.
 2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
    ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
    from a folder with both plus ``drums.ogg`` when rendered ("stems": tempo from the mix,
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import json
 import os
 import statistics
 import subprocess
@@ -51,6 +54,7 @@ from content.formats.analysis import analyse_chart  # noqa: E402
 from content.generator import GeneratedSong, GeneratorError, generate  # noqa: E402
 
 TOOL = REPO.parent / "shared" / "tools" / "build_sample_library.py"
+FIXTURES = REPO.parent / "shared" / "fixtures"
 DEFAULT_LIBRARY = Path(tempfile.gettempdir()) / "chmanager-bench-library"
 MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
              "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced"}
@@ -173,6 +177,23 @@ def beat_diagnosis(est: np.ndarray, ref: np.ndarray) -> dict[str, float]:
             "quarter": float(np.mean(eighth % 2 == 1))}
 
 
+def held_out_fixtures(skip: int, into: Path) -> Path:
+    """A fixtures folder (``into``) for the tool: its manifest lists every 4th song with a
+    guitar part (> 100 note-ons in PART GUITAR) after the first ``skip``; the song folders
+    are links to the shared fixtures."""
+    manifest = json.loads((FIXTURES / "onyx" / "manifest.json").read_text())
+    guitar = [song for song in manifest["songs"][skip:]
+              if any(t["name"] == "PART GUITAR" and t["note_ons"] > 100
+                     for t in song["midi"]["tracks"])]
+    chosen = guitar[::4]
+    for song in chosen:
+        link = into / "onyx" / song["path"]
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(FIXTURES / "onyx" / song["path"])
+    (into / "onyx" / "manifest.json").write_text(json.dumps({**manifest, "songs": chosen}))
+    return into
+
+
 def cold_seconds(source: Path) -> float:
     """Wall time of a fresh interpreter importing the generator and generating once."""
     code = ("import sys, time; t = time.perf_counter(); sys.path.insert(0, sys.argv[1]); "
@@ -192,15 +213,21 @@ def main() -> int:
                          "the first 41 hold 9 songs with a guitar part")
     ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process timings")
     ap.add_argument("--no-render", action="store_true",
-                    help="use the songs already in --library as they are (e.g. a held-out set "
-                         "rendered with the tool's --fixtures)")
+                    help="use the songs already in --library as they are")
+    ap.add_argument("--held-out", action="store_true",
+                    help="render every 4th song with a guitar part after the first --limit "
+                         "songs instead (use another --library than the tuning set's)")
     args = ap.parse_args()
 
     if not args.no_render:
         print(f"building the rendered library in {args.library} …", flush=True)
         cmd = [sys.executable, str(TOOL), str(args.library), "--audio", "--stems"]
-        subprocess.run(cmd + (["--limit", str(args.limit)] if args.limit else []), check=True,
-                       stdout=subprocess.DEVNULL)
+        with tempfile.TemporaryDirectory() as tmp:
+            if args.held_out:
+                cmd += ["--fixtures", str(held_out_fixtures(args.limit, Path(tmp)))]
+            elif args.limit:
+                cmd += ["--limit", str(args.limit)]
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
     rows: list[tuple[str, str, dict[str, float]]] = []
     warmed = False
