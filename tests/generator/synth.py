@@ -7,6 +7,7 @@ every tone are known exactly, so tests can measure the generator against them.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,17 @@ def render(segments: list[tuple[float, int]], *, start: float = 0.5, seed: int =
     return Synth(np.array(beats), np.array(tones), np.array(pitches), mix, lead)
 
 
+def _sixteenths(tones: Sequence[float], pitches: Sequence[int], gains: Sequence[float],
+                seconds: float, length_s: float) -> np.ndarray:
+    """Tones of ``seconds`` each at ``tones`` (s) with ``pitches`` and ``gains``, mono at SR."""
+    lead = np.zeros(int(length_s * SR), np.float32)
+    for tone_t, pitch, gain in zip(tones, pitches, gains, strict=True):
+        tone = _tone(int(pitch), seconds) * gain
+        i = int(round(tone_t * SR))
+        lead[i:i + len(tone)] += tone[:max(0, len(lead) - i)]
+    return lead
+
+
 # Accented sixteenths of a bar grouped 3+3+3+3+4, a common metal/prog riff: its accents recur
 # every 3 sixteenths (a dotted 8th, 4/3 of the tempo) more often than every 4.
 DOTTED_ACCENTS = (0, 3, 6, 9, 12)
@@ -97,12 +109,7 @@ def syncopated(bpm: float, beats: int, *, drums: bool, start: float = 0.5,
     beat_times = tones[::4]
     gains = np.where(np.isin(steps % 16, DOTTED_ACCENTS), 1.0, 1 / 3)
     pitches = 40 + np.array(PENTATONIC)[rng.integers(0, 5, len(steps))] + 12 * (steps % 8 == 0)
-    length = int((tones[-1] + 1.5) * SR)
-    lead = np.zeros(length, np.float32)
-    for tone_t, pitch, gain in zip(tones, pitches, gains, strict=True):
-        tone = _tone(int(pitch), period / 4) * gain
-        i = int(round(tone_t * SR))
-        lead[i:i + len(tone)] += tone
+    lead = _sixteenths(tones, pitches, gains, period / 4, tones[-1] + 1.5)
     mix = lead.copy()
     if drums:
         for b in beat_times:
@@ -162,10 +169,5 @@ def phrased(bpm: float, bars: int, *, start: float = 0.5, seed: int = 1) -> Synt
             tones.append(beat_t + sixteenth * period / 4)
             gains.append(1.0 if sixteenth == (1 if middle else 0) else 0.4)
             pitches.append(40 + PENTATONIC[rng.integers(0, 5)] + 12 * int(rng.integers(0, 2)))
-    length = int((beat_times[-1] + 2.0) * SR)
-    lead = np.zeros(length, np.float32)
-    for tone_t, pitch, gain in zip(tones, pitches, gains, strict=True):
-        tone = _tone(int(pitch), period / 4) * gain
-        i = int(round(tone_t * SR))
-        lead[i:i + len(tone)] += tone
+    lead = _sixteenths(tones, pitches, gains, period / 4, beat_times[-1] + 2.0)
     return Synth(beat_times, np.array(tones), np.array(pitches), lead, lead)
