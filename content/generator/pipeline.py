@@ -124,11 +124,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
         raise GeneratorError(source, "no steady beat was found in the audio")
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
+    onset_s = np.array([o.seconds for o in raw])
     if src.lead_is_stem and src.mix is src.lead:
         # A lone guitar stem: no drums hold the tracker's phase, the notes' grid does.
-        beats = stem_beats(beats, np.array([o.seconds for o in raw]),
-                           np.array([o.strength for o in raw]))
-    beats = align_to_onsets(beats, np.array([o.seconds for o in raw]))
+        beats = stem_beats(beats, onset_s, np.array([o.strength for o in raw]))
+    beats = align_to_onsets(beats, onset_s)
     downbeat = downbeat_phase(mix, beats)
     first = min(o[0].seconds for o in (raw, kit_raw) if o)
     pad_frames = _lead_in_frames(first, beats, downbeat, mix.sr)
