@@ -55,6 +55,7 @@ _SMOOTH = 7
 ALIGN_WINDOW_S = 0.030
 _ALIGN_BEATS = 2
 _LOCAL_RANGE = 1.42  # a window's tempo may differ from the song's by up to half an octave
+_LEAD_IN_RATIO = 1.5  # a lead-in within the first bar: at most this much faster or slower
 
 
 @dataclass(frozen=True)
@@ -242,14 +243,15 @@ def build_tempo_map(beats: np.ndarray, downbeat: int) -> TempoMap:
     tempo is closest to the song's first tempo.
     """
     period = float(np.median(np.diff(beats)))
-    while len(beats) > 2 and beats[0] < 0.5 * period:
-        # Too close to 0 s for a lead-in beat of sensible tempo: let the lead-in absorb it.
+    while len(beats) > 2 and (beats[0] < 0.5 * period or (
+            beats[0] < BEATS_PER_BAR * period
+            and abs(np.log(_lead_in(beats[0], period, downbeat)[1])) > np.log(_LEAD_IN_RATIO))):
+        # Too close to 0 s for whole lead-in bars of sensible tempo (a downbeat 0.4 s in would
+        # need a bar of 600 BPM before it): let the lead-in absorb the first beat.
         beats, downbeat = beats[1:], (downbeat - 1) % BEATS_PER_BAR
     segments = fit_segments(beats)
     first_time, first_period = segments[0][1], segments[0][2]
-    candidates = [k for k in range(1, 4 * BEATS_PER_BAR + 2)
-                  if (k + downbeat) % BEATS_PER_BAR == 0]
-    lead_beats = min(candidates, key=lambda k: abs(np.log(k * first_period / first_time)))
+    lead_beats = _lead_in(first_time, first_period, downbeat)[0]
     tempos: list[tuple[int, int]] = [(0, _milli_bpm(first_time / lead_beats))]
     for index, _, period in segments:
         tick = (lead_beats + index) * RESOLUTION
@@ -257,6 +259,16 @@ def build_tempo_map(beats: np.ndarray, downbeat: int) -> TempoMap:
         if bpm != tempos[-1][1]:
             tempos.append((tick, bpm))
     return TempoMap(tuple(tempos))
+
+
+def _lead_in(first_s: float, period_s: float, downbeat: int) -> tuple[int, float]:
+    """(beats, speed-up): the number of lead-in beats before a first beat at ``first_s``
+    that makes beat ``downbeat`` start a bar, with its tempo closest to ``period_s``; how
+    many times faster than the song's that lead-in tempo is (< 1: slower)."""
+    candidates = [k for k in range(1, 4 * BEATS_PER_BAR + 2)
+                  if (k + downbeat) % BEATS_PER_BAR == 0]
+    beats = min(candidates, key=lambda k: abs(np.log(k * period_s / first_s)))
+    return beats, beats * period_s / first_s
 
 
 def _milli_bpm(period_s: float) -> int:

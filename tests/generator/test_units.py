@@ -46,6 +46,17 @@ def test_lead_in_puts_the_downbeat_on_a_bar_line() -> None:
     assert tempo.bpm_at(tick) == pytest.approx(120.0, abs=0.01)
 
 
+
+def test_a_downbeat_soon_after_the_start_does_not_squeeze_a_bar_into_the_lead_in() -> None:
+    # The first beat is a downbeat 0.39 s in (140 BPM): a whole bar of lead-in before it
+    # would be 609 BPM. The lead-in takes the first bar instead, at the song's tempo.
+    beats = 0.39 + 60 / 140 * np.arange(64)
+    tempo = build_tempo_map(beats, downbeat=0)
+    assert 140 / 1.5 <= tempo.bpm_at(0) <= 140 * 1.5
+    tick = tempo.ticks(beats[4])
+    assert tick == pytest.approx(round(tick / 768) * 768, abs=1)
+    assert tempo.bpm_at(tick) == pytest.approx(140.0, abs=0.01)
+
 def _dense_expert() -> list[Note]:
     """Eight bars of varied rhythm (16ths, triplets, 8ths) on all five lanes, some chords."""
     rng = np.random.default_rng(5)
