@@ -150,16 +150,16 @@ def write(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-def phrased(bpm: float, bars: int, *, start: float = 0.5, seed: int = 1) -> Synth:
-    """A lone guitar stem of 16th-note phrases: three bars of notes (each 16th after the
-    beat left out one time in four) then a bar of rest. The note on the beat is accented,
-    except in the middle third of the song, where the 16th after it is: the pull that makes
-    a tracker slip a 16th on a stem with no drums. ``mix`` and ``lead`` are the same."""
-    rng = np.random.default_rng(seed)
-    period = 60.0 / bpm
-    beat_times = start + np.arange(bars * 4) * period
-    tones, gains, pitches = [], [], []
-    for beat, beat_t in enumerate(beat_times):
+def phrase_rhythm(beat_times: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Note times (s) and gains of 16th-note phrases over ``beat_times``: three bars of notes
+    (each 16th after the beat left out one time in four), then a bar of rest. The note on
+    the beat is accented (gain 1.0, others 0.4), except in the middle third of the song,
+    where the 16th after it is: the pull that makes a tracker slip a 16th on a stem with no
+    drums."""
+    periods = np.diff(beat_times, append=2 * beat_times[-1] - beat_times[-2])
+    tones, gains = [], []
+    for beat, (beat_t, period) in enumerate(zip(beat_times, periods, strict=True)):
         if (beat // 4) % 4 == 3:
             continue
         middle = len(beat_times) // 3 < beat < 2 * len(beat_times) // 3
@@ -168,6 +168,17 @@ def phrased(bpm: float, bars: int, *, start: float = 0.5, seed: int = 1) -> Synt
                 continue
             tones.append(beat_t + sixteenth * period / 4)
             gains.append(1.0 if sixteenth == (1 if middle else 0) else 0.4)
-            pitches.append(40 + PENTATONIC[rng.integers(0, 5)] + 12 * int(rng.integers(0, 2)))
+    return np.array(tones), np.array(gains)
+
+
+def phrased(bpm: float, bars: int, *, start: float = 0.5, seed: int = 1) -> Synth:
+    """A lone guitar stem playing ``phrase_rhythm`` on random pentatonic pitches, ``bars`` at
+    ``bpm`` from ``start`` s. ``mix`` and ``lead`` are the same."""
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    beat_times = start + np.arange(bars * 4) * period
+    tones, gains = phrase_rhythm(beat_times, rng)
+    pitches = (40 + np.array(PENTATONIC)[rng.integers(0, 5, len(tones))]
+               + 12 * rng.integers(0, 2, len(tones)))
     lead = _sixteenths(tones, pitches, gains, period / 4, beat_times[-1] + 2.0)
-    return Synth(beat_times, np.array(tones), np.array(pitches), lead, lead)
+    return Synth(beat_times, tones, pitches, lead, lead)

@@ -37,7 +37,7 @@ def test_syncopated_accents_leave_the_beats_on_the_drums(tmp_path: Path) -> None
 def test_a_lone_stem_keeps_its_beat_where_accents_move_to_the_sixteenth_after_it(
         tmp_path: Path) -> None:
     # With no drums the tracker follows the accents a 16th late for the middle third (beat F
-    # 0.92 when its beats are used); the notes' 16th grid keeps the beat (0.99).
-    synth = phrased(110.0, 40)
+    # 0.79 when its beats are used); the notes' 16th grid keeps the beat (0.99).
+    synth = phrased(110.0, 40, seed=3)
     song = generate(write(tmp_path / "guitar.wav", synth.mix))
     assert _beat_f(song, synth.beats) >= 0.95

@@ -4,25 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from content.generator.tatum import follow_grid, stem_beats
+from tests.generator.synth import phrase_rhythm
 
 
 def _riff(beats: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Onsets (s) and strengths of a riff over ``beats``: phrases of 16ths that start on a
-    beat after a one-bar rest, and, in the middle, a stretch accented on the 16th after the
-    beat (the pull that makes a tracker slip)."""
-    times, strengths = [], []
-    for bar in range(0, len(beats) - 5, 4):
-        if (bar // 4) % 4 == 3:
-            continue  # a bar of rest every four bars
-        for beat in range(bar, bar + 4):
-            period = beats[beat + 1] - beats[beat]
-            middle = len(beats) // 3 < beat < 2 * len(beats) // 3
-            for sixteenth in range(4):
-                if rng.random() < 0.25 and sixteenth:
-                    continue
-                times.append(beats[beat] + sixteenth * period / 4 + rng.normal(0, 0.003))
-                strengths.append(1.6 if middle and sixteenth == 1 else 1.0)
-    return np.array(times), np.array(strengths)
+    """Onsets (s, detected within a few ms) and strengths of ``synth.phrase_rhythm``."""
+    times, gains = phrase_rhythm(beats, rng)
+    return times + rng.normal(0, 0.003, len(times)), gains
 
 
 def _near(found: np.ndarray, truth: np.ndarray, inside: tuple[float, float]) -> float:
