@@ -1,32 +1,32 @@
-"""Beats for a lone melodic stem: the notes' 16th grid followed through the song, and one
-beat phase voted for the whole song.
+"""Beats for a lone melodic stem: the notes' 16th grid followed through the song, and the
+beat's phase on that grid chosen stretch by stretch.
 
 Why: with no drums, librosa's tracker (``tempo.track_beats``) holds one 16th phase for a
 section, then slips to another where a different 16th carries more onset strength. Each slip
-moves every later beat off the human beat; on 9 rendered guitar stems (bench_generator.py)
-the tracked beats sat on the human beat 35 % of the time although the tempo was right.
-The notes themselves sit on an exact grid, so here the 16th grid (the *tatum*) is followed
-through the onsets instead, and its count never slips: a segment keeps one 16th period
-(least squares through the notes that fit it, within ``TOLERANCE_S``); only where
-``MISSES`` onsets in a row miss the grid does a new segment start, joined at the last note
-that fit, with the period that fits most of the next ``LOOKAHEAD`` onsets (the old period
-preferred on a tie). Through a rest the grid runs on at the last period.
+moves every later beat off the human beat. The notes themselves sit on an exact grid, so here
+the 16th grid (the *tatum*) is followed through the onsets instead:
 
-The beat is then the one 16th phase (of four) with the most note weight over the whole
-song, a note after a rest of ≥ ``REST_BEATS`` beats weighing ``1 + AFTER_REST_BONUS``
-times as much: in the 55 human guitar charts among ``shared/fixtures/onyx``, 59 % of such
-notes start on the beat, 29 % on the off-beat 8th and 5–8 % on the other 16ths (all notes:
-36 / 31 / 16 / 17 %). Without the bonus, 2 of 21 benchmark stems lost their beat.
+- **Grid.** Each onset is given the 16th index nearest to a line fitted through the notes
+  before it (least squares, weights falling by ``exp(-age / MEMORY_BEATS beats)``), and
+  fits when within ``TOLERANCE_S``. Recent notes count most, so the grid follows the tempo
+  of a live recording as it drifts, while a note's jitter is averaged out. Where
+  ``MISSES`` onsets in a row miss, the grid is re-joined at the last note that fit, with the
+  period that fits most of the next ``LOOKAHEAD`` onsets (the old one preferred on a tie).
+  The 16th count runs on through a re-join, but it may have slipped there.
+- **Phase.** Which 16th (of four) is the beat is chosen for each stretch between re-joins,
+  by a Viterbi pass: a stretch's evidence is the log-probability of its notes' 16ths, and
+  a change of phase at a re-join has probability ``SLIP``. The probabilities are those of
+  the 54 human guitar charts among ``shared/fixtures/onyx`` (``bench/bench_beat_phase.py``
+  prints them): a note after a rest of ≥ ``REST_BEATS`` beats starts on the beat 58 % of
+  the time, on the off-beat 8th 29 % and on the other 16ths 6–7 %; other notes 31 / 19 /
+  31 / 20 %. A note's weight is its onset strength relative to the median (at most 3).
 
-Measured (bench_generator.py, guitar stems, beat F of the tempo map against the human one):
-median 0.37 → 0.72 on the 9 tuning songs, 0.39 → 0.40 on 12 held-out songs, mean of all 21
-0.48 → 0.51; maps that are right (beat F ≥ 0.9) rose from 2 to 5 of 21, but 9 stems lost
-some (a grid that holds the wrong 16th all song long scores lower than a tracker that
-wanders onto the right one part of the time). What is left is mostly phase the audio does
-not show (human charts whose notes spread evenly over the four 16ths) and tempo maps of
-live recordings that change every few beats. On a full mix the tracker follows the drums and
-does better (tuning mixes: beat F 0.78 against 0.55 with this), so the pipeline uses this
-only when the lead stem is the whole input.
+Even with a human chart's exact notes, this finds the beat in 36 of the 54 charts
+(``bench/bench_beat_phase.py``): where a part spreads its notes evenly over the four 16ths,
+the audio of that part alone does not show the beat.
+
+On a full mix the tracker follows the drums and does better, so the pipeline uses this only
+when the lead stem is the whole input.
 """
 from __future__ import annotations
 
@@ -36,89 +36,127 @@ import numpy as np
 from scipy import ndimage
 
 TOLERANCE_S = 0.020  # an onset this close to a 16th grid point fits it (≤ ⅕ of a 16th)
-MISSES = 3  # onsets in a row off the grid that start a new segment
-LOOKAHEAD = 8  # onsets a new segment's period is chosen on
+MISSES = 3  # onsets in a row off the grid that re-join it
+LOOKAHEAD = 8  # onsets a re-joined grid's period is chosen on
+MEMORY_BEATS = 8.0  # a note's weight in the grid's fit falls by e per this many beats
 # A candidate period's fit (onsets within tolerance) loses this much per unit of
 # |log(period / old period)|: a tie-break towards keeping the tempo, never a veto.
 _KEEP_TEMPO = 0.01
+_MAX_STEP = 1.25  # the fitted 16th period never moves by more than this factor at one note
+_END_NOTES = 64  # notes whose fit extends the grid before the first and after the last
 REST_BEATS = 2.0
-AFTER_REST_BONUS = 2.0
-_PHASE_WINDOW = 0.3  # an onset votes for a 16th if within this fraction of one of it
+SLIP = 0.02  # the middle of the range (0.01–0.03) that scored best on the bench; see the module text
+# P(16th of the beat a note starts on), 0 = on the beat (module text).
+_AFTER_REST = np.log(np.array([0.582, 0.055, 0.294, 0.069]))
+_AFTER_NOTE = np.log(np.array([0.308, 0.188, 0.307, 0.197]))
+_MAX_WEIGHT = 3.0
 _PERIOD_SMOOTH = 9  # tracked beats whose median interval gives the local period
+MIN_NOTES = 8  # fewer notes on the grid: keep the tracker's beats
 
 
 @dataclass(frozen=True, slots=True)
-class Segment:
-    """Grid points ``first_index`` … (the next segment's first index) at
-    ``start_s + (index - first_index) * sixteenth_s`` seconds."""
+class Grid:
+    """The onsets that fit the 16th grid: ``index`` (16ths, ascending), ``onset`` (their
+    positions in the onsets array) and ``restarts`` (positions in these arrays where the
+    grid was re-joined after misses; the count may have slipped there)."""
 
-    first_index: int
-    start_s: float
-    sixteenth_s: float
+    index: np.ndarray
+    onset: np.ndarray
+    restarts: np.ndarray
+
+
+class _Line:
+    """t = mean_t + (x - mean_x) · sixteenth through weighted notes (x: 16th index,
+    t: seconds), older notes weighing less (MEMORY_BEATS)."""
+
+    def __init__(self, x: int, t: float, sixteenth: float) -> None:
+        self.x0, self.t0, self.sixteenth, self.last_t = x, t, sixteenth, t
+        self.w, self.sx, self.st, self.sxx, self.sxt = 1.0, 0.0, 0.0, 0.0, 0.0
+
+    def at(self, x: int) -> float:
+        mean_x, mean_t = self.sx / self.w, self.st / self.w
+        return self.t0 + mean_t + (x - self.x0 - mean_x) * self.sixteenth
+
+    def nearest(self, t: float) -> int:
+        mean_x, mean_t = self.sx / self.w, self.st / self.w
+        return self.x0 + round(mean_x + (t - self.t0 - mean_t) / self.sixteenth)
+
+    def add(self, x: int, t: float) -> None:
+        decay = np.exp(-(t - self.last_t) / (MEMORY_BEATS * 4 * self.sixteenth))
+        dx, dt = x - self.x0, t - self.t0
+        self.w = self.w * decay + 1
+        self.sx = self.sx * decay + dx
+        self.st = self.st * decay + dt
+        self.sxx = self.sxx * decay + dx * dx
+        self.sxt = self.sxt * decay + dx * dt
+        self.last_t = t
+        mean_x, mean_t = self.sx / self.w, self.st / self.w
+        spread = self.sxx / self.w - mean_x * mean_x
+        if spread > 1.0:  # notes over more than a 16th: the slope is measured
+            slope = (self.sxt / self.w - mean_x * mean_t) / spread
+            if self.sixteenth / _MAX_STEP < slope < self.sixteenth * _MAX_STEP:
+                self.sixteenth = slope
 
 
 def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray) -> np.ndarray:
-    """Beat times (s, ascending, > 0) on the onsets' continuous 16th grid.
+    """Beat times (s, ascending, > 0) on the onsets' 16th grid.
 
     tracked: beats from ``tempo.track_beats`` (s) — only their local period is used, as the
-    grid's starting period and the centre of the periods tried at a tempo change.
+    grid's starting period and the centre of the periods tried where it is re-joined.
     onsets / strengths: the stem's note onsets (s, ascending) and their envelope strength.
-    Returns ``tracked`` unchanged when there are too few of either to follow a grid.
+    Returns ``tracked`` unchanged when fewer than ``MIN_NOTES`` onsets fit a grid.
     """
-    if len(tracked) < 4 or len(onsets) < 2 * MISSES:
+    if len(tracked) < 4 or len(onsets) < MIN_NOTES:
         return tracked
     intervals = np.diff(tracked)
     period = ndimage.median_filter(intervals, min(_PERIOD_SMOOTH, len(intervals)),
                                    mode="nearest")
     sixteenths = np.interp(onsets, tracked[:-1], period) / 4
-    segments = follow_grid(onsets, sixteenths)
-    index, times = grid_points(segments, tracked[-1])
-    phase = beat_phase(index, times, onsets, strengths, sixteenths)
-    beats = times[index % 4 == phase]
+    grid = follow_grid(onsets, sixteenths)
+    if len(grid.index) < MIN_NOTES:
+        return tracked
+    index, times = grid_points(grid, onsets, tracked[-1])
+    after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
+    phases = beat_phases(grid, strengths, after_rest)
+    stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
+    beats = times[index % 4 == phases[stretch]]
     return beats[beats > 0]
 
 
-def follow_grid(onsets: np.ndarray, sixteenths: np.ndarray) -> list[Segment]:
-    """Piecewise-constant 16th grid through ``onsets`` (s); ``sixteenths``: the tracker's
-    16th period (s) at each onset. The first onset is grid point 0."""
-    segments: list[Segment] = []
-    seg = Segment(0, float(onsets[0]), float(sixteenths[0]))
-    # Least squares through the segment's start: running sums of j·Δt and j² over the notes
-    # that fit (j: 16ths since the segment's start, Δt: seconds since it).
-    sum_jt = sum_jj = 0.0
-    last_index = 0
+def follow_grid(onsets: np.ndarray, sixteenths: np.ndarray) -> Grid:
+    """The 16th grid through ``onsets`` (s, ascending); ``sixteenths``: the tracker's 16th
+    period (s) at each onset. The first onset is grid point 0."""
+    index, used, restarts = [0], [0], []
+    line = _Line(0, float(onsets[0]), float(sixteenths[0]))
+    fitted_since_join = True
     misses: list[int] = []
     i = 1
     while i < len(onsets):
         t = float(onsets[i])
-        tolerance = min(TOLERANCE_S, 0.2 * seg.sixteenth_s)
-        index = seg.first_index + round((t - seg.start_s) / seg.sixteenth_s)
-        miss = t - (seg.start_s + (index - seg.first_index) * seg.sixteenth_s)
-        if abs(miss) <= tolerance and index > last_index:
-            steps = index - seg.first_index
-            sum_jt += steps * (t - seg.start_s)
-            sum_jj += steps * steps
-            last_index, misses = index, []
-            seg = Segment(seg.first_index, seg.start_s, sum_jt / sum_jj)
+        tolerance = min(TOLERANCE_S, 0.2 * line.sixteenth)
+        x = line.nearest(t)
+        if abs(t - line.at(x)) <= tolerance and x > index[-1]:
+            line.add(x, t)
+            index.append(x)
+            used.append(i)
+            fitted_since_join, misses = True, []
             i += 1
             continue
         misses.append(i)
         if len(misses) < MISSES:
             i += 1
             continue
-        join_s = seg.start_s + (last_index - seg.first_index) * seg.sixteenth_s
+        join_s = float(onsets[used[-1]])
         sixteenth = _best_period(onsets[misses[0]:misses[0] + LOOKAHEAD], join_s,
-                                 seg.sixteenth_s, float(sixteenths[misses[0]]), tolerance)
-        if sum_jj:
-            segments.append(seg)
-            i = misses[0]  # the missed onsets are read again against the new segment
-        else:
-            i = misses[-1] + 1  # a fresh segment that fit nothing: they are no notes of it
-        seg = Segment(last_index, join_s, sixteenth)
-        sum_jt = sum_jj = 0.0
-        misses = []
-    segments.append(seg)
-    return segments
+                                 line.sixteenth, float(sixteenths[misses[0]]), tolerance)
+        # A join that fit nothing since the last one: those onsets are no notes of the grid.
+        i = misses[0] if fitted_since_join else misses[-1] + 1
+        if fitted_since_join and (not restarts or restarts[-1] != len(index)):
+            restarts.append(len(index))
+        line = _Line(index[-1], join_s, sixteenth)
+        fitted_since_join, misses = False, []
+    restarts = [r for r in restarts if r < len(index)]  # a last join that fit nothing
+    return Grid(np.array(index), np.array(used), np.array(restarts, dtype=int))
 
 
 def _best_period(coming: np.ndarray, join_s: float, old: float, tracked: float,
@@ -134,29 +172,47 @@ def _best_period(coming: np.ndarray, join_s: float, old: float, tracked: float,
     return float(candidates[np.argmax(fits - _KEEP_TEMPO * np.abs(np.log(candidates / old)))])
 
 
-def grid_points(segments: list[Segment], end_s: float) -> tuple[np.ndarray, np.ndarray]:
-    """(16th indices, seconds) of every grid point from 0 s to ``end_s``; the first
-    segment runs back to 0 s and the last one on to ``end_s``."""
-    first, last = segments[0], segments[-1]
-    lo = first.first_index - int(first.start_s // first.sixteenth_s)
-    hi = last.first_index + int((end_s - last.start_s) // last.sixteenth_s)
+def grid_points(grid: Grid, onsets: np.ndarray, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """(16th indices, seconds) of every grid point from 0 s to ``end_s``: between notes on
+    the grid, by their times; before the first and after the last, at the period fitted
+    through the first / last ``_END_NOTES`` notes of the first / last stretch."""
+    x, t = grid.index, onsets[grid.onset]
+    first_end = grid.restarts[0] if len(grid.restarts) else len(x)
+    last_start = grid.restarts[-1] if len(grid.restarts) else 0
+    head = slice(0, max(min(first_end, _END_NOTES), MIN_NOTES))
+    tail = slice(min(max(last_start, len(x) - _END_NOTES), len(x) - MIN_NOTES), len(x))
+    first_period = float(np.polyfit(x[head], t[head], 1)[0])
+    last_period = float(np.polyfit(x[tail], t[tail], 1)[0])
+    lo = x[0] - int(t[0] // first_period)
+    hi = x[-1] + int(max(end_s - t[-1], 0.0) // last_period)
     index = np.arange(lo, hi + 1)
-    starts = np.array([s.first_index for s in segments])
-    which = np.clip(np.searchsorted(starts, index, side="right") - 1, 0, len(segments) - 1)
-    first_index = starts[which]
-    start_s = np.array([s.start_s for s in segments])[which]
-    sixteenth_s = np.array([s.sixteenth_s for s in segments])[which]
-    return index, start_s + (index - first_index) * sixteenth_s
+    times = np.interp(index, x, t)
+    times = np.where(index < x[0], t[0] + (index - x[0]) * first_period, times)
+    times = np.where(index > x[-1], t[-1] + (index - x[-1]) * last_period, times)
+    return index, times
 
 
-def beat_phase(index: np.ndarray, times: np.ndarray, onsets: np.ndarray,
-               strengths: np.ndarray, sixteenths: np.ndarray) -> int:
-    """The grid index residue (0..3, mod 4) the beats fall on: the one with most note weight
-    (strength relative to the median, after-rest notes weighted up, see the module text)."""
-    position = np.interp(onsets, times, index)
-    nearest = np.rint(position).astype(int)
-    votes = np.abs(position - nearest) < _PHASE_WINDOW
-    rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
-    weight = strengths / (np.median(strengths) + 1e-9) * (1 + AFTER_REST_BONUS * rest)
-    totals = np.bincount(nearest[votes] % 4, weights=weight[votes], minlength=4)
-    return int(np.argmax(totals))
+def beat_phases(grid: Grid, strengths: np.ndarray, after_rest: np.ndarray) -> np.ndarray:
+    """For each stretch of ``grid`` (between re-joins, in order), the index residue (0..3,
+    mod 4) its beats fall on (Viterbi pass, see the module text). ``strengths`` and
+    ``after_rest`` are per onset."""
+    stretches = len(grid.restarts) + 1
+    stretch = np.searchsorted(grid.restarts, np.arange(len(grid.index)), side="right")
+    weight = np.minimum(strengths[grid.onset] / (np.median(strengths) + 1e-9), _MAX_WEIGHT)
+    table = np.where(after_rest[grid.onset, np.newaxis], _AFTER_REST, _AFTER_NOTE)
+    evidence = np.zeros((stretches, 4))
+    for phase in range(4):
+        sixteenth = (grid.index - phase) % 4
+        evidence[:, phase] = np.bincount(stretch, minlength=stretches, weights=weight
+                                         * table[np.arange(len(sixteenth)), sixteenth])
+    change = np.full((4, 4), np.log(SLIP / 3))
+    np.fill_diagonal(change, np.log(1 - SLIP))
+    score, back = evidence[0], []
+    for row in evidence[1:]:
+        candidates = score[:, np.newaxis] + change
+        back.append(np.argmax(candidates, axis=0))
+        score = candidates.max(axis=0) + row
+    phases = [int(np.argmax(score))]
+    for pointers in reversed(back):
+        phases.append(int(pointers[phases[-1]]))
+    return np.array(phases[::-1])
