@@ -1,14 +1,15 @@
 """Quality and speed benchmark of the audio → chart generator (one command; not a test).
 
     .venv/bin/python bench/bench_generator.py [--library DIR] [--limit N] [--no-cold]
-                                              [--no-render] [--held-out]
+                                              [--no-render] [--held-out [K]]
 
 1. Builds the rendered sample library with ``../shared/tools/build_sample_library.py DIR
    --audio --stems --limit N`` (cached: existing renders are kept). Every note onset in that
    audio sits exactly on a human chart note (chart-generation.md §3.4 explains why rendered
-   charts are the trustworthy offline ground truth). With ``--held-out`` it renders instead
-   every 4th song with a guitar part after the first N (12 songs for N = 48): songs no
-   setting was tuned on.
+   charts are the trustworthy offline ground truth). With ``--held-out K`` it renders instead
+   every 4th song with a guitar part after the first N, from the K-th (0-3, default 0; 12
+   songs for N = 48 and K = 0, 11 for K = 2): songs no setting was tuned on. Once a set has
+   guided a change, the next K gives a fresh one.
 2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
    ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
    from a folder with both plus ``drums.ogg`` when rendered ("stems": tempo from the mix,
@@ -177,15 +178,15 @@ def beat_diagnosis(est: np.ndarray, ref: np.ndarray) -> dict[str, float]:
             "quarter": float(np.mean(eighth % 2 == 1))}
 
 
-def held_out_fixtures(skip: int, into: Path) -> Path:
+def held_out_fixtures(skip: int, start: int, into: Path) -> Path:
     """A fixtures folder (``into``) for the tool: its manifest lists every 4th song with a
-    guitar part (> 100 note-ons in PART GUITAR) after the first ``skip``; the song folders
-    are links to the shared fixtures."""
+    guitar part (> 100 note-ons in PART GUITAR) after the first ``skip``, from the
+    ``start``-th; the song folders are links to the shared fixtures."""
     manifest = json.loads((FIXTURES / "onyx" / "manifest.json").read_text())
     guitar = [song for song in manifest["songs"][skip:]
               if any(t["name"] == "PART GUITAR" and t["note_ons"] > 100
                      for t in song["midi"]["tracks"])]
-    chosen = guitar[::4]
+    chosen = guitar[start::4]
     for song in chosen:
         link = into / "onyx" / song["path"]
         link.parent.mkdir(parents=True, exist_ok=True)
@@ -214,17 +215,20 @@ def main() -> int:
     ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process timings")
     ap.add_argument("--no-render", action="store_true",
                     help="use the songs already in --library as they are")
-    ap.add_argument("--held-out", action="store_true",
+    ap.add_argument("--held-out", type=int, nargs="?", const=0, choices=range(4),
+                    metavar="K",
                     help="render every 4th song with a guitar part after the first --limit "
-                         "songs instead (use another --library than the tuning set's)")
+                         "songs, from the K-th (default 0), instead (use another --library "
+                         "than the tuning set's)")
     args = ap.parse_args()
 
     if not args.no_render:
         print(f"building the rendered library in {args.library} …", flush=True)
         cmd = [sys.executable, str(TOOL), str(args.library), "--audio", "--stems"]
         with tempfile.TemporaryDirectory() as tmp:
-            if args.held_out:
-                cmd += ["--fixtures", str(held_out_fixtures(args.limit, Path(tmp)))]
+            if args.held_out is not None:
+                cmd += ["--fixtures",
+                        str(held_out_fixtures(args.limit, args.held_out, Path(tmp)))]
             elif args.limit:
                 cmd += ["--limit", str(args.limit)]
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
