@@ -261,9 +261,11 @@ class GeneratorForm(forms.Form):
         label="Audio", error_messages={"required": "Choose an audio file, or several stems."},
         widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(AUDIO_EXTENSIONS)}))
     name = forms.CharField(required=False, max_length=200,
-                           help_text="Leave empty to take it from the file's tags.")
+                           help_text="Leave empty to take it from the file's tags, else from "
+                                     "its name (“Artist - Title.mp3” gives both).")
     artist = forms.CharField(required=False, max_length=200,
-                             help_text="Leave empty to take it from the file's tags.")
+                             help_text="Leave empty to take it from the file's tags, else "
+                                       "from an “Artist - Title” file name.")
 
     def clean_audio(self):
         files = self.cleaned_data["audio"]

@@ -99,7 +99,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     source: an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
     (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present,
     and a drum chart is made when a drum stem is present).
-    name / artist: override the file's tags (mutagen); fall back to the file name.
+    name / artist: override the file's tags (mutagen); fall back to the file or folder
+    name, split at " - " when it reads "Artist - Title".
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
     Raises GeneratorError for unusable input (not audio, empty, < 10 s, no beat or notes).
@@ -239,11 +240,17 @@ def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
 
 def _names(src: SourceAudio, source: Path, name: str | None,
            artist: str | None) -> tuple[str, str]:
+    """(title, artist): the arguments, else the audio's tags, else the file or folder name,
+    read as "Artist - Title" when it has that form (how song files and folders are named)."""
     if name and artist:
         return name, artist
     tag_title, tag_artist = read_tags(src.tag_file)
     fallback = source.stem if source.is_file() else source.name
-    return (name or tag_title or fallback), (artist or tag_artist or "Unknown Artist")
+    named_artist, dash, named_title = fallback.partition(" - ")
+    if not dash or not named_title:
+        named_artist, named_title = "", fallback
+    return (name or tag_title or named_title), (artist or tag_artist or named_artist
+                                                 or "Unknown Artist")
 
 
 def _difficulty_tier(expert: list[Note], tempo: TempoMap, scale: float = 1.0) -> int:

@@ -95,6 +95,12 @@ def test_song_ini_names_and_lengths(steady_song: GeneratedSong) -> None:
     assert 0 <= int(ini["diff_guitar"]) <= 6
 
 
+def test_untagged_file_named_artist_dash_title_gives_both(steady: tuple[Synth, Path],
+                                                          tmp_path: Path) -> None:
+    song = generate(write(tmp_path / "The Band - A Riff.wav", steady[0].mix))
+    assert (song.name, song.artist) == ("A Riff", "The Band")
+
+
 def test_difficulties_follow_the_reduction_rules(steady_song: GeneratedSong,
                                                  change_song: GeneratedSong) -> None:
     for song in (steady_song, change_song):

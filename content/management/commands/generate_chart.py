@@ -22,8 +22,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("source", type=Path, metavar="AUDIO_OR_STEM_FOLDER")
-        parser.add_argument("--name", help="song name (default: the audio's tags or file name)")
-        parser.add_argument("--artist", help="artist (default: the audio's tags)")
+        parser.add_argument("--name", help="song name (default: the audio's tags, else the "
+                                           "file or folder name; 'Artist - Title' is split)")
+        parser.add_argument("--artist", help="artist (default: the audio's tags, else the "
+                                             "'Artist' of an 'Artist - Title' name)")
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--out", type=Path, metavar="DIR",
                            help="write the song folder into DIR (created if missing)")
