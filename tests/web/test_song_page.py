@@ -20,6 +20,10 @@ def test_the_song_page_shows_the_chart_summary_files_and_player(viewer_client, s
     track = song.tracks.get(instrument="drums", difficulty="expert")
     assert "Chart summary" in page and ">Drums</th>" in page and "Expert" in page
     assert f">{track.note_count}<" in page
+    # Star power is counted per track; the sum over every track and difficulty is no figure
+    # a player charts or plays by.
+    assert f'<td class="r num">{track.star_power_count}</td>' in page
+    assert "star power phrases" not in page
     for file in song.files.all():
         assert file.name in page
     assert "notes.mid" in page and "song.wav" in page and "album.png" in page
