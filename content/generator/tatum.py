@@ -25,10 +25,10 @@ Even with a human chart's exact notes, this finds the beat in 36 of the 54 chart
 (``bench/bench_beat_phase.py``): where a part spreads its notes evenly over the four 16ths,
 the audio of that part alone does not show the beat.
 
-Measured in the whole pipeline on 31 rendered guitar stems (``bench/bench_generator.py``: the
+Measured in the whole pipeline on 32 rendered guitar stems (``bench/bench_generator.py``: the
 tuning set, ``--held-out`` and ``--held-out 2``), beat F of the tempo map against the human
-one: median 0.40 → 0.58, mean 0.46 → 0.56 against one least-squares period per stretch and
-one phase vote for the whole song. ``MEMORY_BEATS`` 8 / 16 / 32 gave means 0.52 / 0.56 /
+one: median 0.39 → 0.57, mean 0.46 → 0.55 against one least-squares period per stretch and
+one phase vote for the whole song; onset F@50 median 0.935 → 0.940. ``MEMORY_BEATS`` 8 / 16 / 32 gave means 0.52 / 0.56 /
 0.53; ``SLIP`` 0.005 / 0.01 / 0.02 / 0.05 gave 0.54 / 0.55 / 0.56 / 0.55. Live recordings
 gain most (Moonlight 0.25 → 0.96, Behind the Veil 0.13 → 0.71); a sparse part can still
 slip where the old fit held (Seven 0.99 → 0.68).
