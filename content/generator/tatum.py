@@ -127,7 +127,11 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray) -
     after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
     phases = beat_phases(grid, strengths, after_rest)
     stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
-    beats = times[index % 4 == phases[stretch]]
+    on_beat = np.flatnonzero(index % 4 == phases[stretch])
+    # Where the phase changes, a beat a 16th or an 8th after the one before would be a beat
+    # at 4x or 2x the tempo: it is left out, and the beat before lasts 1¼ or 1½ beats.
+    on_beat = on_beat[np.diff(index[on_beat], prepend=index[on_beat[0]] - 4) >= 3]
+    beats = times[on_beat]
     return beats[beats > 0]
 
 

@@ -92,3 +92,23 @@ def test_the_beat_phase_changes_at_a_join_only_when_the_notes_after_it_show_it()
 def test_too_few_onsets_leave_the_tracked_beats_as_they_are() -> None:
     tracked = np.arange(1, 20) * 0.5
     assert stem_beats(tracked, np.array([1.0, 2.0]), np.array([1.0, 1.0])) is tracked
+
+
+def test_a_phase_change_at_a_join_moves_the_beat_without_a_four_times_faster_beat() -> None:
+    # Phrases starting on the beat, three triplet notes that fit no 16th (the grid re-joins
+    # after them), then phrases starting a 16th after the old beat: the notes now put the
+    # beat there. The beat moves there, and no beat lasts less than ¾ of one.
+    rng = np.random.default_rng(7)
+    beat = 0.5
+    first = 1.0 + np.arange(96) * beat
+    triplets = first[-1] + 2 * beat + np.array([1, 2, 4]) * beat / 3
+    second = first[-1] + 4 * beat + beat / 4 + np.arange(96) * beat
+    first_notes, first_gains = phrase_rhythm(first, rng)
+    second_notes, second_gains = phrase_rhythm(second, rng)
+    onsets = np.concatenate([first_notes, triplets, second_notes])
+    strengths = np.concatenate([first_gains, np.full(3, 0.4), second_gains])
+    tracked = 1.0 + np.arange(200) * beat
+    beats = stem_beats(tracked, onsets + rng.normal(0, 0.003, len(onsets)), strengths)
+    assert np.diff(beats).min() >= 0.75 * beat
+    assert _near(beats, first, (first[2], first[-2])) >= 0.95
+    assert _near(beats, second, (second[8], second[-6])) >= 0.95
