@@ -24,6 +24,8 @@ def test_the_song_page_shows_the_chart_summary_files_and_player(viewer_client, s
     # a player charts or plays by.
     assert f'<td class="r num">{track.star_power_count}</td>' in page
     assert "star power phrases" not in page
+    signatures = song.time_signature_count
+    assert f"{signatures} time signature{'' if signatures == 1 else 's'}</dd>" in page
     for file in song.files.all():
         assert file.name in page
     assert "notes.mid" in page and "song.wav" in page and "album.png" in page
