@@ -4,8 +4,9 @@
 
 A lone guitar stem's tempo map (``content.generator.tatum``) follows the notes' 16th grid and
 then chooses which of the four 16ths is the beat (``tatum.beat_phases``). This runs that
-choice on the *human* charts' own Expert guitar notes, as one stretch, for every fixture song with a guitar
-part (``../shared/fixtures/onyx``): exact times, no missed or extra onsets, the grid known.
+choice on the *human* charts' own Expert guitar notes, as one stretch, for every fixture
+song with a guitar part (``../shared/fixtures/onyx``): exact times, no missed or extra
+onsets, the grid known.
 So it is the best the choice can do from the audio, and the share of songs whose beat it
 finds bounds the lone-stem beat F of ``bench_generator.py``: a song whose choice lands a
 16th or an 8th off gets beat F ≈ 0 even with a perfect grid. It also prints the share of

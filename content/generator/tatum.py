@@ -28,8 +28,9 @@ the audio of that part alone does not show the beat.
 Measured in the whole pipeline on 32 rendered guitar stems (``bench/bench_generator.py``: the
 tuning set, ``--held-out`` and ``--held-out 2``), beat F of the tempo map against the human
 one: median 0.39 → 0.57, mean 0.46 → 0.55 against one least-squares period per stretch and
-one phase vote for the whole song; onset F@50 median 0.935 → 0.940. ``MEMORY_BEATS`` 8 / 16 / 32 gave means 0.52 / 0.56 /
-0.53; ``SLIP`` 0.005 / 0.01 / 0.02 / 0.05 gave 0.54 / 0.55 / 0.56 / 0.55. Live recordings
+one phase vote for the whole song; onset F@50 median 0.935 → 0.940. ``MEMORY_BEATS``
+8 / 16 / 32 gave means 0.52 / 0.56 / 0.53; ``SLIP`` 0.005 / 0.01 / 0.02 / 0.05 gave
+0.54 / 0.55 / 0.56 / 0.55. Live recordings
 gain most (Moonlight 0.25 → 0.96, Behind the Veil 0.13 → 0.71); a sparse part can still
 slip where the old fit held (Seven 0.99 → 0.68).
 
@@ -46,7 +47,7 @@ from scipy import ndimage
 TOLERANCE_S = 0.020  # an onset this close to a 16th grid point fits it (≤ ⅕ of a 16th)
 MISSES = 3  # onsets in a row off the grid that re-join it
 LOOKAHEAD = 8  # onsets a re-joined grid's period is chosen on
-MEMORY_BEATS = 16.0  # a note's weight in the grid's fit falls by e per this many beats (module text)
+MEMORY_BEATS = 16.0  # a note's weight in the grid's fit falls by e per this many beats
 # A candidate period's fit (onsets within tolerance) loses this much per unit of
 # |log(period / old period)|: a tie-break towards keeping the tempo, never a veto.
 _KEEP_TEMPO = 0.01
@@ -163,7 +164,7 @@ def follow_grid(onsets: np.ndarray, sixteenths: np.ndarray) -> Grid:
                                  line.sixteenth, float(sixteenths[misses[0]]), tolerance)
         # A join that fit nothing since the last one: those onsets are no notes of the grid.
         i = misses[0] if fitted_since_join else misses[-1] + 1
-        if fitted_since_join and (not restarts or restarts[-1] != len(index)):
+        if fitted_since_join:
             restarts.append(len(index))
         line = _Line(index[-1], join_s, sixteenth)
         fitted_since_join, misses = False, []
