@@ -19,7 +19,6 @@ Notes off the 16th grid (triplets) are left out; note strength is 1 (the renders
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -28,7 +27,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import numpy as np  # noqa: E402
-from bench_generator import FIXTURES, read_human  # noqa: E402
+from bench_generator import FIXTURES, fixture_manifest, guitar_songs, read_human  # noqa: E402
 
 from content.generator.tatum import REST_BEATS, Grid, beat_phases  # noqa: E402
 
@@ -37,14 +36,9 @@ _OFF = {0: "on the beat", 1: "a 16th late", 2: "an 8th off", 3: "a 16th early"}
 
 
 def guitar_charts() -> list[tuple[str, Path]]:
-    manifest = json.loads((FIXTURES / "onyx" / "manifest.json").read_text())
-    found = []
-    for song in manifest["songs"]:
-        if any(t["name"] == "PART GUITAR" and t["note_ons"] > 100
-               for t in song["midi"]["tracks"]):
-            found += [(song["path"], mid)
-                      for mid in sorted((FIXTURES / "onyx" / song["path"]).glob("*.mid"))[:1]]
-    return found
+    """(song path, its MIDI chart) of every fixture song with a guitar part."""
+    return [(song["path"], mid) for song in guitar_songs(fixture_manifest()["songs"])
+            for mid in sorted((FIXTURES / "onyx" / song["path"]).glob("*.mid"))[:1]]
 
 
 def votes(path: Path) -> tuple[int, int, np.ndarray] | None:

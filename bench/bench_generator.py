@@ -178,15 +178,24 @@ def beat_diagnosis(est: np.ndarray, ref: np.ndarray) -> dict[str, float]:
             "quarter": float(np.mean(eighth % 2 == 1))}
 
 
+def fixture_manifest() -> dict:
+    """The shared fixtures' ``onyx/manifest.json``."""
+    return json.loads((FIXTURES / "onyx" / "manifest.json").read_text())
+
+
+def guitar_songs(songs: list[dict]) -> list[dict]:
+    """The manifest entries with a guitar part (> 100 note-ons in PART GUITAR)."""
+    return [song for song in songs
+            if any(t["name"] == "PART GUITAR" and t["note_ons"] > 100
+                   for t in song["midi"]["tracks"])]
+
+
 def held_out_fixtures(skip: int, start: int, into: Path) -> Path:
     """A fixtures folder (``into``) for the tool: its manifest lists every 4th song with a
-    guitar part (> 100 note-ons in PART GUITAR) after the first ``skip``, from the
-    ``start``-th; the song folders are links to the shared fixtures."""
-    manifest = json.loads((FIXTURES / "onyx" / "manifest.json").read_text())
-    guitar = [song for song in manifest["songs"][skip:]
-              if any(t["name"] == "PART GUITAR" and t["note_ons"] > 100
-                     for t in song["midi"]["tracks"])]
-    chosen = guitar[start::4]
+    guitar part after the first ``skip``, from the ``start``-th; the song folders are links
+    to the shared fixtures."""
+    manifest = fixture_manifest()
+    chosen = guitar_songs(manifest["songs"][skip:])[start::4]
     for song in chosen:
         link = into / "onyx" / song["path"]
         link.parent.mkdir(parents=True, exist_ok=True)
