@@ -17,7 +17,8 @@
 3. Reports per song and mode, with mir_eval (§2.1): onset F-measure of the generated Expert
    notes vs the human Expert guitar notes at ±50 ms and ±25 ms, median signed offset (ms,
    positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
-   tempo map vs the song's own tempo map over the whole audio, with its diagnosis (tempo
+   tempo map vs the beat lines of the song's own tempo map (``beat_lines``: restarting at
+   each time signature) over the whole audio, with its diagnosis (tempo
    ratio to the human map, share of beats on the human beat / its off-beat / a 16th),
    contour agreement (share of consecutive matched notes whose lane moves the same way as
    the human chart's), per difficulty notes/s, chord share, forbidden chords (must be 0)
@@ -66,19 +67,47 @@ DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 
 @dataclass
 class Human:
-    """The human chart: Expert guitar note times (s, chords once) and lowest lanes, Expert
-    drum hit times (s), beats (s)."""
+    """The human chart: Expert guitar note times (s, chords once), their ticks and lowest
+    lanes, Expert drum hit times (s), the beat lines of its tempo map (s, see
+    ``beat_lines``), and the ticks of its quarter notes counted from each bar line
+    (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note."""
 
     onsets: np.ndarray
+    onset_ticks: np.ndarray
     lanes: np.ndarray
     drums: np.ndarray
     beats: np.ndarray
+    quarters: np.ndarray
+    ticks_per_quarter: int
+
+
+def beat_lines(signatures: list[tuple[int, int, int]], end: int, tpb: int,
+               unit: float | None = None) -> list[int]:
+    """Ticks of the beat lines a tempo map draws up to tick ``end``: from each time
+    signature ``(tick, numerator, denominator)`` on, bars of ``numerator`` notes of
+    1/``denominator``, and in each bar a line every ``unit`` quarter notes from its bar
+    line (default: one per 1/``denominator`` note, so a 7/8 bar has 7 lines).
+
+    The default is how YARG draws a chart's beat lines: restarting at every time
+    signature, one per denominator note (YARC-Official/YARG.Core
+    ``YARG.Core/Chart/Sync/SyncTrack.cs``, ``beatlineTickRate = Resolution * 4 /
+    Denominator``). Counting quarter notes from tick 0 instead puts every later beat an 8th
+    off after one odd bar (a 3/8 or 7/8)."""
+    lines = []
+    for i, (start, numerator, denominator) in enumerate(signatures):
+        stop = signatures[i + 1][0] if i + 1 < len(signatures) else end
+        bar = numerator * 4 * tpb / denominator
+        step = tpb * (unit if unit is not None else 4 / denominator)
+        for bar_start in np.arange(start, stop, bar):
+            lines += [int(t) for t in np.arange(bar_start, min(bar_start + bar, stop), step)]
+    return lines
 
 
 def read_human(path: Path) -> Human:
     mid = mido.MidiFile(path, clip=True)
     tpb = mid.ticks_per_beat
     tempos: dict[int, int] = {}
+    signatures: dict[int, tuple[int, int]] = {}
     end, notes, drums = 0, {}, set()
     for track in mid.tracks:
         tick = 0
@@ -87,6 +116,8 @@ def read_human(path: Path) -> Human:
             end = max(end, tick)
             if msg.type == "set_tempo":
                 tempos.setdefault(tick, msg.tempo)
+            elif msg.type == "time_signature":
+                signatures.setdefault(tick, (msg.numerator, msg.denominator))
             elif (track.name == "PART GUITAR" and msg.type == "note_on" and msg.velocity
                   and msg.note in EXPERT_GEMS):
                 notes[tick] = min(notes.get(tick, 9), msg.note - 96)
@@ -103,10 +134,14 @@ def read_human(path: Path) -> Human:
         i = bisect.bisect_right(ticks, tick) - 1
         return starts[i] + (tick - ticks[i]) * changes[i][1] / 1e6 / tpb
 
+    signatures.setdefault(0, (4, 4))  # a MIDI file without one is 4/4
+    meter = [(t, n, d) for t, (n, d) in sorted(signatures.items())]
     keys = sorted(notes)
-    return Human(np.array([seconds(t) for t in keys]), np.array([notes[t] for t in keys]),
+    return Human(np.array([seconds(t) for t in keys]), np.array(keys),
+                 np.array([notes[t] for t in keys]),
                  np.array([seconds(t) for t in sorted(drums)]),
-                 np.array([seconds(t) for t in range(0, end, tpb)]))
+                 np.array([seconds(t) for t in beat_lines(meter, end, tpb)]),
+                 np.array(beat_lines(meter, end, tpb, unit=1)), tpb)
 
 
 def forbidden(difficulty: str, lanes: tuple[int, ...]) -> bool:
