@@ -58,8 +58,10 @@ from content.generator import GeneratedSong, GeneratorError, generate  # noqa: E
 TOOL = REPO.parent / "shared" / "tools" / "build_sample_library.py"
 FIXTURES = REPO.parent / "shared" / "fixtures"
 DEFAULT_LIBRARY = Path(tempfile.gettempdir()) / "chmanager-bench-library"
+# The list, plus: drum star power must come with fills to activate it.
 MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
-             "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced"}
+             "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced",
+             "noDrumActivationLanes", "emptyStarPower"}
 EXPERT_GEMS = range(96, 101)  # green … orange (formats.md §1.4)
 GOALS = {"f50": 0.90, "f25": 0.80, "offset": 10.0, "beat": 0.95}
 DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")

@@ -24,7 +24,8 @@ from content.generator.lanes import Note
 from content.generator.onsets import Onset, detect, quantise
 from content.generator.reduce import reduce_all
 from content.generator.spectrum import HOP, analyse
-from content.generator.structure import Section, preview_start, sections, star_power
+from content.generator.structure import (Section, drum_fills, preview_start, sections,
+                                         star_power)
 from content.generator.tatum import stem_beats
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, track_beats)
@@ -52,8 +53,8 @@ class GeneratedSong:
     name / artist: song.ini and [Song] names. tempo: the tempo map (its ``seconds(tick)``
     gives chart time). bpm: the tempo covering most of the song. tracks: difficulty
     (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → notes. drums: the same for the
-    drum chart (empty without a drum stem). sections, star_power
-    ((tick, length) pairs, shared by all difficulties). chart_text: ``notes.chart``.
+    drum chart (empty without a drum stem). sections, star_power, drum_star_power,
+    drum_fills ((tick, length) pairs, shared by all difficulties). chart_text: ``notes.chart``.
     song_ini: ``song.ini`` text. audio_files: (source file, stem name) pairs to put in the
     folder. lead_in_s: silence added before the audio (0 when the song starts late enough);
     every chart time is the source audio's time plus this. song_length_ms: audio length
@@ -69,6 +70,8 @@ class GeneratedSong:
     drums: dict[str, list[Note]]
     sections: list[Section]
     star_power: list[tuple[int, int]]
+    drum_star_power: list[tuple[int, int]]
+    drum_fills: list[tuple[int, int]]
     chart_text: str
     song_ini: str
     audio_files: tuple[tuple[Path, str], ...]
@@ -165,13 +168,15 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     phrases = star_power(tracks, tempo)
     drums = {} if kit is None else drum_tracks(
         kit, [o for o in quantise(kit_raw, tempo) if charted[0] <= o.seconds <= charted[1]])
+    drum_phrases = star_power(drums, tempo) if drums else []
+    fills = drum_fills(drums, starts, tempo, drum_phrases)
     steps("writing the chart")
     title, performer = _names(src, source, name, artist)
     end_tick = max(end_tick, *(n.tick + n.length for n in expert),
                    *(n.tick for n in drums.get("Expert", [])))
     chart = chart_text(name=title, artist=performer, tempo=tempo, sections=song_sections,
                        end_tick=end_tick, tracks=tracks, star_power=phrases,
-                       drums=drums)
+                       drums=drums, drum_star_power=drum_phrases, drum_fills=fills)
     length_ms = int(round(audio_end_s * 1000))
     ini = SongIni.from_mapping({
         "name": title, "artist": performer, "charter": CHARTER, "song_length": length_ms,
@@ -182,8 +187,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     }).to_bytes().decode("utf-8")
     steps("done")
     return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks, drums,
-                         song_sections, phrases, chart, ini, src.files, pad_s, length_ms,
-                         time.perf_counter() - started)
+                         song_sections, phrases, drum_phrases, fills, chart, ini, src.files,
+                         pad_s, length_ms, time.perf_counter() - started)
 
 
 def write_song_folder(generated: GeneratedSong, out_dir: Path) -> Path:

@@ -10,7 +10,18 @@ anything else is a bridge (first time) or "Section N".
 Star power (§5.2, Rock Band "Overdrive" spec, §5.3 official charts): ``round(bars / 10)``
 one-bar phrases, evenly spaced over the notes, each on a bar that has ≥ 3 Expert notes and a
 note in every difficulty (else scan-chart reports ``emptyStarPower``), none in the last 8
-bars, never two in adjacent bars.
+bars, never two in adjacent bars. Guitar and drums get their own phrases.
+
+Drum fills (activation lanes, ``.chart`` ``S 64``; formats.md §1.3): a drummer with star
+power to spend sees a fill and activates on its last note, and a drum part with star power
+but no fill cannot activate it (scan-chart ``noDrumActivationLanes``). The fixture charts'
+human fills (``PART DRUMS`` note 120) last a bar (median 4 beats), end on a downbeat more
+often than anywhere else, and come every 4 bars (median; one per 5.7 bars over a song), half
+of them at a section start. So a fill here is the bar before a section start, and before
+every ``FILL_EVERY_BARS``-th bar inside a long section, ending on a drum note on that
+downbeat in every difficulty, at least ``FILL_MIN_GAP_BARS`` after the fill before; none
+before the first star-power phrase has ended (nothing to spend) and none over a phrase (its
+notes would not be played for star power).
 """
 from __future__ import annotations
 
@@ -31,6 +42,8 @@ QUIET_DB = 4.0  # an intro/outro is this much quieter than the song's median seg
 SP_BARS_PER_PHRASE = 10
 SP_MIN_NOTES = 3
 SP_NOT_IN_LAST_BARS = 8
+FILL_EVERY_BARS = 8
+FILL_MIN_GAP_BARS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,31 @@ def star_power(tracks: dict[str, list[Note]], tempo: TempoMap) -> list[tuple[int
             break
         bisect.insort(chosen, min(free, key=lambda b: abs(b - goal)))
     return [(b * bar, bar) for b in chosen]
+
+
+def drum_fills(drums: dict[str, list[Note]], section_starts: list[int], tempo: TempoMap,
+               phrases: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Drum fills as (tick, length) pairs, shared by every difficulty: each covers the bar
+    before a downbeat (see the module text) up to and including the downbeat's note, the
+    activation note (a ``.chart`` phrase does not cover its end tick)."""
+    if not drums or not phrases or not drums.get("Expert"):
+        return []
+    bar = tempo.bar_ticks
+    hits = [{n.tick for n in notes} for notes in drums.values()]
+    last = drums["Expert"][-1].tick
+    downbeats = set()
+    for start, end in zip(section_starts, [*section_starts[1:], last + 1]):
+        downbeats.update(range(start, end, FILL_EVERY_BARS * bar))
+    spent_from = phrases[0][0] + phrases[0][1]
+    fills = []
+    for tick in sorted(downbeats):
+        fill_start = tick - bar + 1
+        if (fill_start < spent_from or not all(tick in h for h in hits)
+                or any(p < tick + 1 and fill_start < p + length for p, length in phrases)
+                or (fills and tick - (fills[-1][0] + bar - 1) < FILL_MIN_GAP_BARS * bar)):
+            continue
+        fills.append((fill_start, bar))
+    return fills
 
 
 def _notes_per_bar(notes: list[Note], bar: int) -> dict[int, int]:

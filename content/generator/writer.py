@@ -3,7 +3,8 @@
 Chart layout follows chart-generation.md §5.1 and formats.md §1.3 (GuitarGame_ChartFormats):
 ``[Song]`` with ``Resolution = 192``; ``[SyncTrack]`` with ``TS`` and ``B`` (BPM × 1000) at
 tick 0; ``[Events]`` with ``section`` names and one ``end``; ``[ExpertSingle]`` …
-``[EasySingle]`` with ``N lane length`` per gem and ``S 2 length`` star power. No
+``[EasySingle]`` with ``N lane length`` per gem and ``S 2 length`` star power, the same
+for ``[ExpertDrums]`` … plus ``S 64 length`` drum fills (activation lanes). No
 ``*Stream`` keys: reserved audio names take priority and a path breaks when audio is
 transcoded (SngFileFormat issue #9).
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from content.generator.errors import GeneratorError
@@ -32,16 +33,21 @@ from content.generator.tempo import RESOLUTION, TempoMap
 PLAYABLE_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav")  # formats.md §1.1
 DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 STAR_POWER = 2
+DRUM_FILL = 64
 
 
 def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Section],
                end_tick: int, tracks: Mapping[str, list[Note]],
                star_power: list[tuple[int, int]],
-               drums: Mapping[str, list[Note]] | None = None) -> str:
+               drums: Mapping[str, list[Note]] | None = None,
+               drum_star_power: Sequence[tuple[int, int]] = (),
+               drum_fills: Sequence[tuple[int, int]] = ()) -> str:
     """The whole ``notes.chart`` as text (CRLF line ends, as editors write them).
 
     tracks: difficulty name (``"Expert"`` …) → guitar notes, written as ``[ExpertSingle]`` ….
-    drums: the same for drums, written as ``[ExpertDrums]`` … without star power.
+    star_power: (tick, length) phrases, written in every guitar difficulty.
+    drums: the same for drums, written as ``[ExpertDrums]`` … with ``drum_star_power``
+    phrases and ``drum_fills`` (tick, length) in every difficulty.
     """
     lines = ["[Song]", "{",
              f'  Name = "{_quote(name)}"', f'  Artist = "{_quote(artist)}"',
@@ -51,13 +57,17 @@ def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Sectio
     lines += ["}", "[Events]", "{"]
     lines += [f'  {s.tick} = E "section {_quote(s.name)}"' for s in sections]
     lines += [f'  {end_tick} = E "end"', "}"]
-    parts = [(f"{d}Single", tracks[d], star_power) for d in DIFFICULTIES if d in tracks]
-    parts += [(f"{d}Drums", (drums or {})[d], []) for d in DIFFICULTIES if d in (drums or {})]
-    for title, notes, phrases in parts:
+    phrases = [(STAR_POWER, tick, length) for tick, length in star_power]
+    drum_phrases = ([(STAR_POWER, tick, length) for tick, length in drum_star_power]
+                    + [(DRUM_FILL, tick, length) for tick, length in drum_fills])
+    parts = [(f"{d}Single", tracks[d], phrases) for d in DIFFICULTIES if d in tracks]
+    parts += [(f"{d}Drums", (drums or {})[d], drum_phrases)
+              for d in DIFFICULTIES if d in (drums or {})]
+    for title, notes, specials in parts:
         events: list[tuple[int, int, str]] = []
         for note in notes:
             events += [(note.tick, 0, f"N {lane} {note.length}") for lane in note.lanes]
-        events += [(tick, 1, f"S {STAR_POWER} {length}") for tick, length in phrases]
+        events += [(tick, 1, f"S {kind} {length}") for kind, tick, length in specials]
         events.sort()
         lines += [f"[{title}]", "{", *(f"  {t} = {text}" for t, _, text in events), "}"]
     return "\r\n".join(lines) + "\r\n"

@@ -70,7 +70,8 @@ def song_generate(*, audio: Path, name: str | None = None, artist: str | None = 
 
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
-    tempo markers), note counts per difficulty (guitar, drums) and generator seconds."""
+    tempo markers), note counts per difficulty (guitar, drums), sections, star-power phrases
+    (guitar, drums), drum fills, lead-in and generator seconds."""
     bpms = [bpm / 1000 for _, bpm in song.tempo.tempos]
     return {
         "name": song.name, "artist": song.artist,
@@ -78,6 +79,7 @@ def song_summary(song: GeneratedSong) -> dict:
         "bpm_max": round(max(bpms), 2), "tempo_markers": len(bpms),
         "note_counts": dict(song.note_counts), "drum_counts": dict(song.drum_counts),
         "sections": len(song.sections), "star_power": len(song.star_power),
+        "drum_star_power": len(song.drum_star_power), "drum_fills": len(song.drum_fills),
         "lead_in_s": round(song.lead_in_s, 3), "seconds": round(song.seconds, 2),
     }
 

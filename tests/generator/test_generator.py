@@ -198,3 +198,19 @@ def test_nearly_silent_audio_is_refused_with_a_reason(tmp_path):
     soundfile.write(path, quiet, rate)
     with pytest.raises(GeneratorError, match="quiet.wav"):
         generate(path)
+
+
+def test_drum_chart_gets_star_power_and_fills_that_end_on_a_note(
+        steady_song: GeneratedSong) -> None:
+    phrases, fills = steady_song.drum_star_power, steady_song.drum_fills
+    assert phrases and fills
+    for tick, length in fills:
+        # The activation note: the fill's last tick (a phrase does not cover its end tick).
+        assert all(tick + length - 1 in {n.tick for n in notes}
+                   for notes in steady_song.drums.values())
+        assert tick >= phrases[0][0] + phrases[0][1]
+        assert not any(p < tick + length and tick < p + span for p, span in phrases)
+    summary = analyse_chart(steady_song.chart_bytes, kind="chart", ini=_ini(steady_song))
+    assert [t.star_power_count for t in summary.tracks if t.instrument == "drums"] == \
+        [len(phrases)] * 4
+    assert steady_song.chart_text.count(" = S 64 ") == 4 * len(fills)

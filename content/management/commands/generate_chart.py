@@ -79,6 +79,10 @@ class Command(BaseCommand):
             if counts:
                 self.stdout.write(f"{label} notes: " + ", ".join(
                     f"{d} {counts[d]}" for d in DIFFICULTIES if d in counts))
-        self.stdout.write(f"sections: {summary['sections']}, star power phrases: "
-                          f"{summary['star_power']}, lead-in {summary['lead_in_s']:.2f} s")
+        star_power = f"{summary['star_power']}"
+        if summary["drum_counts"]:
+            star_power += (f" (drums {summary['drum_star_power']}, with "
+                           f"{summary['drum_fills']} fills)")
+        self.stdout.write(f"sections: {summary['sections']}, star power phrases: {star_power}, "
+                          f"lead-in {summary['lead_in_s']:.2f} s")
         self.stdout.write(f"seconds: {seconds:.1f} (generator {summary['seconds']:.1f})")
