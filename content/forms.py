@@ -262,7 +262,8 @@ class GeneratorForm(forms.Form):
         widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(AUDIO_EXTENSIONS)}))
     name = forms.CharField(required=False, max_length=200,
                            help_text="Leave empty to take it from the file's tags, else from "
-                                     "its name (“Artist - Title.mp3” gives both).")
+                                     "its name (“Artist - Title.mp3” gives both). Needed for "
+                                     "stems: guitar.ogg, song.ogg … are named after their part.")
     artist = forms.CharField(required=False, max_length=200,
                              help_text="Leave empty to take it from the file's tags, else "
                                        "from an “Artist - Title” file name.")
@@ -283,6 +284,17 @@ class GeneratorForm(forms.Form):
                         f"{seen[stem]} and {upload.name} are the same stem; upload one of them.")
                 seen[stem] = upload.name
         return files
+
+    def clean(self):
+        data = super().clean()
+        files = data.get("audio") or []
+        # Stem files are named after their part: without a name the song would be "guitar"
+        # or the upload folder's name, by "Unknown Artist".
+        if files and not data.get("name") and all(
+                PurePath(f.name).stem.lower() in STEM_NAMES for f in files):
+            self.add_error("name", f"{', '.join(f.name for f in files)}: stems are named after "
+                                   "their part, not the song; give the song's name.")
+        return data
 
 
 class SongFilterForm(forms.Form):

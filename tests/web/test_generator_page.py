@@ -139,13 +139,17 @@ def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library,
     response = upload(editor_client, SimpleUploadedFile("drums.ogg", b"x"),
                       SimpleUploadedFile("DRUMS.wav", b"x"))
     assert "are the same stem" in response.content.decode()
+    for stems in (("guitar.ogg",), ("guitar.ogg", "song.ogg")):
+        response = upload(editor_client, *(SimpleUploadedFile(n, b"x") for n in stems))
+        assert (f"{', '.join(stems)}: stems are named after their part, not the song; give "
+                "the song&#x27;s name.") in response.content.decode()
     assert not Job.objects.exists() and held() == [] and scratch_is_empty(library)
 
 
 def test_generator_and_jobs_are_for_editors(editor_client, viewer, library, held):
     viewer_client = Client()  # not the `client` fixture: editor_client is that one
     viewer_client.force_login(viewer)
-    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"))
+    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"), name="Tune")
     job = Job.objects.get()
     urls = [reverse("generator"), reverse("job_list"), job.get_absolute_url(),
             reverse("job_status", args=[job.pk])]
@@ -161,7 +165,7 @@ def test_generator_and_jobs_are_for_editors(editor_client, viewer, library, held
 
 
 def test_cancel_a_queued_job(editor_client, library, held, click_ogg):
-    upload(editor_client, SimpleUploadedFile("song.ogg", click_ogg))
+    upload(editor_client, SimpleUploadedFile("song.ogg", click_ogg), name="Tune")
     job = Job.objects.get()
     folder = jobs.scratch_path(job.arguments["scratch"])
     assert job.state == "queued" and held() == [job.pk] and (folder / "song.ogg").is_file()
@@ -185,7 +189,7 @@ def slow_job(*, arguments, progress):
 def test_cancel_a_running_job(editor_client, library, workers, monkeypatch, django_user_model):
     monkeypatch.setitem(jobs.JOB_FUNCTIONS, Job.Kind.GENERATE,
                         "tests.web.test_generator_page.slow_job")
-    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"))
+    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"), name="Tune")
     job = Job.objects.get()
     deadline = time.monotonic() + 10
     while Job.objects.get(pk=job.pk).state != "running" and time.monotonic() < deadline:
@@ -205,7 +209,7 @@ def test_cancel_a_running_job(editor_client, library, workers, monkeypatch, djan
 
 
 def test_a_job_whose_worker_died_shows_as_failed(editor_client, library, held):
-    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"))
+    upload(editor_client, SimpleUploadedFile("song.ogg", b"x"), name="Tune")
     job = Job.objects.get()
     long_ago = job.created_at - jobs.STALE_AFTER * 2
     Job.objects.filter(pk=job.pk).update(state="running", started_at=long_ago,
