@@ -17,7 +17,7 @@ import numpy as np
 
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
-from content.generator.audio import SourceAudio, open_source, read_tags
+from content.generator.audio import STEM_NAMES, SourceAudio, open_source, read_tags
 from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
@@ -103,7 +103,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present,
     and a drum chart is made when a drum stem is present).
     name / artist: override the file's tags (mutagen); fall back to the file or folder
-    name, split at " - " when it reads "Artist - Title".
+    name (the folder's for a stem-named file), split at " - " when it reads "Artist - Title".
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
     Raises GeneratorError for unusable input (not audio, empty, < 10 s, no beat or notes).
@@ -246,11 +246,18 @@ def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
 def _names(src: SourceAudio, source: Path, name: str | None,
            artist: str | None) -> tuple[str, str]:
     """(title, artist): the arguments, else the audio's tags, else the file or folder name,
-    read as "Artist - Title" when it has that form (how song files and folders are named)."""
+    read as "Artist - Title" when it has that form (how song files and folders are named).
+    A file named like a stem (``guitar.ogg``) is named after its part, so its folder's name
+    is used."""
     if name and artist:
         return name, artist
     tag_title, tag_artist = read_tags(src.tag_file)
-    fallback = source.stem if source.is_file() else source.name
+    if source.is_dir():
+        fallback = source.name
+    elif source.stem.lower() in STEM_NAMES:
+        fallback = source.parent.name
+    else:
+        fallback = source.stem
     named_artist, dash, named_title = fallback.partition(" - ")
     if not dash or not named_title:
         named_artist, named_title = "", fallback

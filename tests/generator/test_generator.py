@@ -99,6 +99,10 @@ def test_untagged_file_named_artist_dash_title_gives_both(steady: tuple[Synth, P
                                                           tmp_path: Path) -> None:
     song = generate(write(tmp_path / "The Band - A Riff.wav", steady[0].mix))
     assert (song.name, song.artist) == ("A Riff", "The Band")
+    # A stem-named file is named after its part: its folder names the song.
+    (tmp_path / "The Band - A Riff").mkdir()
+    song = generate(write(tmp_path / "The Band - A Riff" / "guitar.wav", steady[0].mix))
+    assert (song.name, song.artist) == ("A Riff", "The Band")
 
 
 def test_difficulties_follow_the_reduction_rules(steady_song: GeneratedSong,

@@ -23,7 +23,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("source", type=Path, metavar="AUDIO_OR_STEM_FOLDER")
         parser.add_argument("--name", help="song name (default: the audio's tags, else the "
-                                           "file or folder name; 'Artist - Title' is split)")
+                                           "file or folder name, the folder's for a stem such "
+                                           "as guitar.ogg; 'Artist - Title' is split)")
         parser.add_argument("--artist", help="artist (default: the audio's tags, else the "
                                              "'Artist' of an 'Artist - Title' name)")
         where = parser.add_mutually_exclusive_group(required=True)
