@@ -36,7 +36,6 @@ from content.generator.tatum import REST_BEATS, Grid, beat_phases  # noqa: E402
 
 _ON_GRID = 0.1  # a note within this fraction of a 16th of the grid is on it
 _FOUND = 0.9  # the choice finds a song's beat when it is right for this share of its notes
-_OFF = {0: "on the beat", 1: "a 16th late", 2: "an 8th off", 3: "a 16th early"}
 
 
 def guitar_charts() -> list[tuple[str, Path]]:
