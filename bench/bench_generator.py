@@ -4,12 +4,13 @@
                                               [--no-render] [--held-out [K]]
 
 1. Builds the rendered sample library with ``../shared/tools/build_sample_library.py DIR
-   --audio --stems --limit N`` (cached: existing renders are kept). Every note onset in that
-   audio sits exactly on a human chart note (chart-generation.md §3.4 explains why rendered
-   charts are the trustworthy offline ground truth). With ``--held-out K`` it renders instead
-   every 4th song with a guitar part after the first N, from the K-th (0-3, default 0; 12
-   songs for N = 48 and K = 0, 11 for K = 2): songs no setting was tuned on. Once a set has
-   guided a change, the next K gives a fresh one.
+   --audio --stems`` (cached: existing renders are kept) from the fixture songs with a guitar
+   part (``guitar_songs``) among the first N (``--limit 0``: all 54). Every note onset in
+   that audio sits exactly on a human chart note (chart-generation.md §3.4 explains why
+   rendered charts are the trustworthy offline ground truth). With ``--held-out K`` it
+   renders instead every 4th song with a guitar part after the first N, from the K-th (0-3,
+   default 0; 12 songs for N = 48 and K = 0, 11 for K = 2): songs no setting was tuned on.
+   Once a set has guided a change, the next K gives a fresh one.
 2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
    ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
    from a folder with both plus ``drums.ogg`` when rendered ("stems": tempo from the mix,
@@ -221,18 +222,24 @@ def fixture_manifest() -> dict:
 
 
 def guitar_songs(songs: list[dict]) -> list[dict]:
-    """The manifest entries with a guitar part (> 100 note-ons in PART GUITAR)."""
+    """The manifest entries with a guitar part (> 100 note-ons in PART GUITAR, all
+    difficulties)."""
     return [song for song in songs
             if any(t["name"] == "PART GUITAR" and t["note_ons"] > 100
                    for t in song["midi"]["tracks"])]
 
 
-def held_out_fixtures(skip: int, start: int, into: Path) -> Path:
-    """A fixtures folder (``into``) for the tool: its manifest lists every 4th song with a
-    guitar part after the first ``skip``, from the ``start``-th; the song folders are links
-    to the shared fixtures."""
+def guitar_fixtures(limit: int, held_out: int | None, into: Path) -> Path:
+    """A fixtures folder (``into``) for the tool, listing only songs with a guitar part (the
+    others would be rendered for nothing): those among the first ``limit`` songs (0 = all),
+    or with ``held_out`` K every 4th after the first ``limit``, from the K-th. The song
+    folders are links to the shared fixtures."""
     manifest = fixture_manifest()
-    chosen = guitar_songs(manifest["songs"][skip:])[start::4]
+    songs = manifest["songs"]
+    if held_out is None:
+        chosen = guitar_songs(songs[:limit or None])
+    else:
+        chosen = guitar_songs(songs[limit:])[held_out::4]
     for song in chosen:
         link = into / "onyx" / song["path"]
         link.parent.mkdir(parents=True, exist_ok=True)
@@ -256,8 +263,8 @@ def main() -> int:
     ap.add_argument("--library", type=Path, default=DEFAULT_LIBRARY,
                     help=f"where the rendered library is cached (default {DEFAULT_LIBRARY})")
     ap.add_argument("--limit", type=int, default=41,
-                    help="render the first N fixture songs (0 = all 246; ~25 s per song); "
-                         "the first 41 hold 9 songs with a guitar part")
+                    help="render the songs with a guitar part among the first N fixture "
+                         "songs (0 = all 54 of the 246; ~25 s per song); the first 41 hold 8")
     ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process timings")
     ap.add_argument("--no-render", action="store_true",
                     help="use the songs already in --library as they are")
@@ -270,14 +277,10 @@ def main() -> int:
 
     if not args.no_render:
         print(f"building the rendered library in {args.library} …", flush=True)
-        cmd = [sys.executable, str(TOOL), str(args.library), "--audio", "--stems"]
         with tempfile.TemporaryDirectory() as tmp:
-            if args.held_out is not None:
-                cmd += ["--fixtures",
-                        str(held_out_fixtures(args.limit, args.held_out, Path(tmp)))]
-            elif args.limit:
-                cmd += ["--limit", str(args.limit)]
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            fixtures = guitar_fixtures(args.limit, args.held_out, Path(tmp))
+            subprocess.run([sys.executable, str(TOOL), str(args.library), "--audio", "--stems",
+                            "--fixtures", str(fixtures)], check=True, stdout=subprocess.DEVNULL)
 
     rows: list[tuple[str, str, dict[str, float]]] = []
     warmed = False
