@@ -6,10 +6,15 @@ the generator to find a steady tempo, notes, sections and star power. Nothing is
 """
 from __future__ import annotations
 
+import base64
+import subprocess
 from pathlib import Path
 
+import mutagen
 import numpy as np
 import soundfile
+from mutagen.flac import Picture
+from mutagen.id3 import APIC
 
 SR = 44100
 PENTATONIC = (0, 3, 5, 7, 10)
@@ -49,4 +54,41 @@ def click_track(*, bpm: float = 150.0, seconds: float = 28.0, start: float = 0.5
 def write_audio(path: Path, samples: np.ndarray) -> Path:
     """Write ``samples`` (mono, ``SR`` Hz) to ``path``; the suffix picks the format (.wav, .ogg)."""
     soundfile.write(path, samples, SR)
+    return path
+
+
+TAGS = {"title": "Tagged Song", "artist": "Tag Band", "album": "Tag Album", "genre": "Rock",
+        "date": "2004-05-01", "track": "3/12"}
+
+
+def image(path: Path) -> bytes:
+    """A 32×32 red picture, its format from the suffix (.jpg, .png), made by ffmpeg."""
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "color=c=red:s=32x32",
+                    "-frames:v", "1", str(path)], check=True)
+    return path.read_bytes()
+
+
+def tagged_audio(path: Path, samples: np.ndarray, pictures: list[tuple[int, bytes]]) -> Path:
+    """``samples`` encoded by ffmpeg to ``path`` (.mp3, .ogg, .opus, .flac) with ``TAGS``,
+    then ``pictures`` ((picture type, image bytes), 3 = front cover) embedded as each format
+    stores them: ID3 APIC, FLAC picture blocks, Vorbis-comment METADATA_BLOCK_PICTURE."""
+    wav = write_audio(path.with_suffix(".src.wav"), samples)
+    metadata = [arg for key, value in TAGS.items() for arg in ("-metadata", f"{key}={value}")]
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), *metadata, str(path)], check=True)
+    wav.unlink()
+    audio = mutagen.File(path)
+    for kind, data in pictures:
+        if path.suffix == ".mp3":
+            audio.tags.add(APIC(encoding=3, mime="image/jpeg", type=kind, desc=str(kind),
+                                data=data))
+            continue
+        picture = Picture()
+        picture.type, picture.mime, picture.data = kind, "image/jpeg", data
+        if path.suffix == ".flac":
+            audio.add_picture(picture)
+        else:
+            encoded = base64.b64encode(picture.write()).decode("ascii")
+            audio.tags["metadata_block_picture"] = [
+                *audio.tags.get("metadata_block_picture", []), encoded]
+    audio.save()
     return path

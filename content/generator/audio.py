@@ -195,22 +195,3 @@ def _sum(folder: Path, parts: list[Audio]) -> Audio:
     for part in parts:
         total[: len(part.samples)] += part.samples
     return Audio(folder, total)
-
-
-def read_tags(path: Path) -> tuple[str | None, str | None]:
-    """(title, artist) from the file's tags (ID3, Vorbis comments, …) via mutagen, else Nones."""
-    import mutagen  # imported here: only needed when the caller gave no name
-
-    try:
-        tags = mutagen.File(path, easy=True)
-    except (mutagen.MutagenError, OSError, ValueError):
-        return None, None
-    if not tags or not tags.tags:
-        return None, None
-
-    def first(key: str) -> str | None:
-        values = tags.tags.get(key) or []
-        text = str(values[0]).strip() if values else ""
-        return text or None
-
-    return first("title"), first("artist")

@@ -17,7 +17,7 @@ import numpy as np
 
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
-from content.generator.audio import STEM_NAMES, SourceAudio, open_source, read_tags
+from content.generator.audio import STEM_NAMES, open_source
 from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
@@ -26,6 +26,7 @@ from content.generator.reduce import reduce_all
 from content.generator.spectrum import HOP, analyse
 from content.generator.structure import (Section, drum_fills, preview_start, sections,
                                          star_power)
+from content.generator.tags import Tags, read_tags
 from content.generator.tatum import stem_beats
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, track_beats)
@@ -38,6 +39,7 @@ MIN_BEATS = 8
 MIN_NOTES = 8  # fewer onsets than this on the grid: nearly silent audio, not a song
 SILENCE_RMS = 10 ** (-50 / 20)  # -50 dBFS: quieter than any mastered recording
 CHARTER = "chmanager"
+_ALBUM_ART = {"jpg": "jpg", "jpeg": "jpg", "png": "png"}  # album.* extension → the one written
 # Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
 # averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
 _DIFF_TIERS = (1.5, 2.5, 3.5, 4.5, 5.5, 7.0)
@@ -56,7 +58,8 @@ class GeneratedSong:
     drum chart (empty without a drum stem). sections, star_power, drum_star_power,
     drum_fills ((tick, length) pairs, shared by all difficulties). chart_text: ``notes.chart``.
     song_ini: ``song.ini`` text. audio_files: (source file, stem name) pairs to put in the
-    folder. lead_in_s: silence added before the audio (0 when the song starts late enough);
+    folder. album_art: (``"jpg"`` or ``"png"``, image bytes) for ``album.*``, or None.
+    lead_in_s: silence added before the audio (0 when the song starts late enough);
     every chart time is the source audio's time plus this. song_length_ms: audio length
     after padding. seconds: wall time ``generate`` took. note_counts / drum_counts:
     difficulty → notes as scan-chart counts them (guitar chords once, every drum gem).
@@ -75,6 +78,7 @@ class GeneratedSong:
     chart_text: str
     song_ini: str
     audio_files: tuple[tuple[Path, str], ...]
+    album_art: tuple[str, bytes] | None
     lead_in_s: float
     song_length_ms: int
     seconds: float
@@ -104,6 +108,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     and a drum chart is made when a drum stem is present).
     name / artist: override the file's tags (mutagen); fall back to the file or folder
     name (the folder's for a stem-named file), split at " - " when it reads "Artist - Title".
+    The tags' album, genre, year and track go into song.ini; the album art is a stems
+    folder's ``album.jpg`` / ``album.png``, else the cover picture in the tags.
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
     Raises GeneratorError for unusable input (not audio, empty, < 10 s, no beat or notes).
@@ -171,7 +177,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     drum_phrases = star_power(drums, tempo) if drums else []
     fills = drum_fills(drums, starts, tempo, drum_phrases)
     steps("writing the chart")
-    title, performer = _names(src, source, name, artist)
+    tags = read_tags(src.tag_file)
+    title, performer = _names(tags, source, name, artist)
     end_tick = max(end_tick, *(n.tick + n.length for n in expert),
                    *(n.tick for n in drums.get("Expert", [])))
     chart = chart_text(name=title, artist=performer, tempo=tempo, sections=song_sections,
@@ -179,7 +186,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
                        drums=drums, drum_star_power=drum_phrases, drum_fills=fills)
     length_ms = int(round(audio_end_s * 1000))
     ini = SongIni.from_mapping({
-        "name": title, "artist": performer, "charter": CHARTER, "song_length": length_ms,
+        "name": title, "artist": performer,
+        **{key: value for key, value in (("album", tags.album), ("genre", tags.genre),
+                                         ("year", tags.year), ("album_track", tags.album_track))
+           if value is not None},
+        "charter": CHARTER, "song_length": length_ms,
         "preview_start_time": int(round(tempo.seconds(preview_start(song_sections)) * 1000)),
         "diff_guitar": _difficulty_tier(expert, tempo),
         **({"diff_drums": _difficulty_tier(drums["Expert"], tempo, _DRUM_NPS_SCALE)}
@@ -188,11 +199,12 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("done")
     return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks, drums,
                          song_sections, phrases, drum_phrases, fills, chart, ini, src.files,
-                         pad_s, length_ms, time.perf_counter() - started)
+                         _album_art(source, tags), pad_s, length_ms, time.perf_counter() - started)
 
 
 def write_song_folder(generated: GeneratedSong, out_dir: Path) -> Path:
-    """Write ``notes.chart``, ``song.ini`` and the (padded) audio into ``out_dir``.
+    """Write ``notes.chart``, ``song.ini``, the (padded) audio and the album art into
+    ``out_dir``.
 
     Creates ``out_dir`` if needed. Raises FileExistsError if it already holds a chart
     (a second ``notes.*`` would make the folder ambiguous), GeneratorError if ffmpeg fails.
@@ -206,6 +218,9 @@ def write_song_folder(generated: GeneratedSong, out_dir: Path) -> Path:
         write_audio(path, stem, out_dir, generated.lead_in_s)
     (out_dir / "notes.chart").write_bytes(generated.chart_bytes)
     (out_dir / "song.ini").write_text(generated.song_ini, encoding="utf-8", newline="")
+    if generated.album_art:
+        kind, image = generated.album_art
+        (out_dir / f"album.{kind}").write_bytes(image)
     return out_dir
 
 
@@ -243,15 +258,11 @@ def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
     return max(last_tick, min((last_tick // bar + 1) * bar, int(tempo.ticks(audio_end_s))))
 
 
-def _names(src: SourceAudio, source: Path, name: str | None,
-           artist: str | None) -> tuple[str, str]:
+def _names(tags: Tags, source: Path, name: str | None, artist: str | None) -> tuple[str, str]:
     """(title, artist): the arguments, else the audio's tags, else the file or folder name,
     read as "Artist - Title" when it has that form (how song files and folders are named).
     A file named like a stem (``guitar.ogg``) is named after its part, so its folder's name
     is used."""
-    if name and artist:
-        return name, artist
-    tag_title, tag_artist = read_tags(src.tag_file)
     if source.is_dir():
         fallback = source.name
     elif source.stem.lower() in STEM_NAMES:
@@ -261,8 +272,19 @@ def _names(src: SourceAudio, source: Path, name: str | None,
     named_artist, dash, named_title = fallback.partition(" - ")
     if not dash or not named_title:
         named_artist, named_title = "", fallback
-    return (name or tag_title or named_title), (artist or tag_artist or named_artist
+    return (name or tags.title or named_title), (artist or tags.artist or named_artist
                                                  or "Unknown Artist")
+
+
+def _album_art(source: Path, tags: Tags) -> tuple[str, bytes] | None:
+    """A stems folder's own ``album.jpg`` / ``.jpeg`` / ``.png`` (any case, formats.md §1.1),
+    else the tags' cover."""
+    if source.is_dir():
+        for image in sorted(source.iterdir()):
+            stem, _, kind = image.name.lower().partition(".")
+            if stem == "album" and kind in _ALBUM_ART and image.is_file():
+                return _ALBUM_ART[kind], image.read_bytes()
+    return tags.cover
 
 
 def _difficulty_tier(expert: list[Note], tempo: TempoMap, scale: float = 1.0) -> int:

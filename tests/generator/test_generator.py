@@ -9,8 +9,10 @@ import pytest
 import soundfile
 
 from content.formats.analysis import analyse_chart
+from content.formats.scan import scan_folder
 from content.generator import GeneratedSong, GeneratorError, generate, write_song_folder
 from tests.generator.synth import SR, Synth, render, write
+from tests.synthaudio import image, tagged_audio
 
 MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
              "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced"}
@@ -145,6 +147,28 @@ def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
     song = generate(tmp_path)
     notes = song.note_seconds("Expert") - song.lead_in_s
     assert mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0] >= 0.9
+
+
+def test_tagged_audio_brings_album_year_and_cover_into_the_folder(steady: tuple[Synth, Path],
+                                                                  tmp_path: Path) -> None:
+    cover = image(tmp_path / "cover.jpg")
+    song = generate(tagged_audio(tmp_path / "song.mp3", steady[0].mix, [(3, cover)]))
+    ini = _ini(song)
+    assert (song.name, song.artist) == ("Tagged Song", "Tag Band")
+    assert (ini["album"], ini["genre"], ini["year"], ini["album_track"]) == (
+        "Tag Album", "Rock", "2004", "3")
+    out = write_song_folder(song, tmp_path / "out")
+    assert (out / "album.jpg").read_bytes() == cover
+    scan = scan_folder({p.name: p.stat().st_size for p in out.iterdir()},
+                       lambda name: (out / name).read_bytes())
+    assert scan.album_art == "album.jpg"
+    assert not {"noAlbumArt", "missingValue"} & {issue.type for issue in scan.issues}
+    # A stems folder's own album art wins over the tags' cover.
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    (stems / "song.mp3").symlink_to(tmp_path / "song.mp3")
+    (stems / "Album.PNG").write_bytes(image(tmp_path / "own.png"))
+    assert generate(stems).album_art == ("png", (tmp_path / "own.png").read_bytes())
 
 
 def test_progress_reports_every_step(steady: tuple[Synth, Path]) -> None:

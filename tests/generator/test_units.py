@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from content.generator.audio import decode, read_tags
+from content.generator.audio import decode
 from content.generator.lanes import Note
 from content.generator.onsets import detect
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.spectrum import analyse
+from content.generator.tags import read_tags
 from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
 from tests.generator.synth import fast_run, render, write
 
@@ -106,7 +107,8 @@ def test_compressed_audio_decodes_to_the_right_length(tmp_path: Path, ext: str) 
     audio = decode(out)
     assert audio.sr == 22050 and audio.samples.dtype == np.float32
     assert audio.seconds == pytest.approx(soundfile.info(wav).duration, abs=0.08)
-    assert read_tags(out) == ("Tone Song", "Synth Band")
+    tags = read_tags(out)
+    assert (tags.title, tags.artist) == ("Tone Song", "Synth Band")
 
 
 def test_fast_run_after_a_loud_crash_keeps_every_note(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from content import forms
 from content.library import jobs
 from content.models import Job, Song
-from tests.synthaudio import click_track, write_audio
+from tests.synthaudio import click_track, image, tagged_audio, write_audio
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,6 +114,24 @@ def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, libr
     assert status["state"] == "done", status["error"]
     song = Song.objects.get()
     assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
+
+
+def test_a_tagged_upload_lands_with_its_album_and_cover(editor_client, library, workers,
+                                                       tmp_path):
+    samples, _ = click_track(bpm=140.0, seconds=24.0)
+    cover = image(tmp_path / "cover.jpg")
+    mp3 = tagged_audio(tmp_path / "upload.mp3", samples, [(3, cover)]).read_bytes()
+    upload(editor_client, SimpleUploadedFile("upload.mp3", mp3))
+    status = wait_until_finished(editor_client, Job.objects.get())
+    assert status["state"] == "done", status["error"]
+    song = Song.objects.get()
+    assert (song.name, song.artist, song.album, song.genre) == (
+        "Tagged Song", "Tag Band", "Tag Album", "Rock")
+    assert song.album_art == "album.jpg"
+    page = editor_client.get(song.get_absolute_url()).content.decode()
+    art = reverse("song_file", args=[song.pk, "album.jpg"])
+    assert f'src="{art}"' in page and "Tag Album" in page and "2004" in page
+    assert b"".join(editor_client.get(art).streaming_content) == cover
 
 
 def test_not_audio_ends_as_a_failed_job_naming_the_file(editor_client, library, workers):

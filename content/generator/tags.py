@@ -1,0 +1,99 @@
+"""An audio file's tags (ID3, Vorbis comments, FLAC, MP4 …, read by mutagen): the song's
+names for song.ini, and its embedded cover picture for the folder's album art.
+
+Only JPEG and PNG covers are kept: Clone Hero reads ``album.jpg`` / ``album.png`` (formats.md
+§1.1, scan-chart ``file-names.ts``). The picture is written as stored; scan-chart's
+``albumArtSize`` (not 500×500 or 512×512) is cosmetic, and scaling it is left to the player.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import mutagen
+from mutagen.flac import Picture
+from mutagen.id3 import ID3
+
+FRONT_COVER = 3  # ID3v2 APIC / FLAC METADATA_BLOCK_PICTURE picture type "Cover (front)"
+MAX_COVER_BYTES = 16 * 1024 * 1024  # a larger "cover" is no album art worth copying
+_IMAGE_TYPES = ((b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"))
+
+
+@dataclass(frozen=True, slots=True)
+class Tags:
+    """Song metadata from tags; None where a tag is absent or empty.
+
+    year: the first four-digit year of the date tag. album_track: the track number (from
+    "3" or "3/12"). cover: (``"jpg"`` or ``"png"``, image bytes) of the front cover, else of
+    the first picture.
+    """
+
+    title: str | None = None
+    artist: str | None = None
+    album: str | None = None
+    genre: str | None = None
+    year: int | None = None
+    album_track: int | None = None
+    cover: tuple[str, bytes] | None = None
+
+
+def read_tags(path: Path) -> Tags:
+    """The tags of the audio file at ``path``; an empty ``Tags`` when it has none or mutagen
+    cannot read them (the audio itself is checked by the decoder, not here)."""
+    try:
+        easy = mutagen.File(path, easy=True)
+        raw = mutagen.File(path)
+    except (mutagen.MutagenError, OSError, ValueError):
+        return Tags()
+    if not easy or not easy.tags:
+        return Tags(cover=_cover(raw))
+
+    def first(key: str) -> str | None:
+        values = easy.tags.get(key) or []
+        text = str(values[0]).strip() if values else ""
+        return text or None
+
+    return Tags(title=first("title"), artist=first("artist"), album=first("album"),
+                genre=first("genre"), year=_number(first("date"), r"\b(\d{4})\b"),
+                album_track=_number(first("tracknumber"), r"^\s*(\d+)"), cover=_cover(raw))
+
+
+def _number(text: str | None, pattern: str) -> int | None:
+    match = re.search(pattern, text or "")
+    return int(match.group(1)) if match else None
+
+
+def _cover(audio: mutagen.FileType | None) -> tuple[str, bytes] | None:
+    # The front cover first, then the others in the file's order (sorted is stable).
+    pictures = sorted(_pictures(audio), key=lambda p: p[0] != FRONT_COVER)
+    for _, data in pictures:
+        kind = next((ext for magic, ext in _IMAGE_TYPES if data.startswith(magic)), None)
+        if kind and len(data) <= MAX_COVER_BYTES:
+            return kind, data
+    return None
+
+
+def _pictures(audio: mutagen.FileType | None) -> list[tuple[int, bytes]]:
+    """(picture type, bytes) of every embedded picture, in the file's order."""
+    if audio is None:
+        return []
+    if getattr(audio, "pictures", None):  # FLAC picture blocks
+        return [(p.type, p.data) for p in audio.pictures]
+    tags = audio.tags
+    if tags is None:
+        return []
+    if isinstance(tags, ID3):  # mp3, and wav / aiff with an ID3 chunk
+        return [(frame.type, frame.data) for frame in tags.getall("APIC")]
+    if "covr" in tags:  # MP4 / m4a: covers carry no picture type
+        return [(FRONT_COVER, bytes(cover)) for cover in tags["covr"]]
+    pictures = []
+    for encoded in tags.get("metadata_block_picture", []):  # Ogg Vorbis / Opus comments
+        try:
+            picture = Picture(base64.b64decode(encoded))
+        except (binascii.Error, mutagen.MutagenError, ValueError):
+            continue
+        pictures.append((picture.type, picture.data))
+    return pictures
