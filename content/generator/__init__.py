@@ -17,8 +17,9 @@ Public API::
 Modules, one job each: ``audio`` (decoding), ``tags`` (names, album, cover art), ``spectrum``
 (the one STFT), ``tempo`` (beats, tempo map), ``onsets`` (detection, grid), ``lanes`` (Expert
 notes), ``reduce`` (lower difficulties), ``drums`` (drum chart), ``structure`` (sections, star
-power), ``writer`` (notes.chart, audio files), ``pipeline`` (the order of work). Rules and measurements behind them:
-``../shared/reference/chart-generation.md``; the quality benchmark: ``bench/bench_generator.py``.
+power), ``writer`` (notes.chart, audio files), ``pipeline`` (the order of work). Rules and
+measurements behind them: ``../shared/reference/chart-generation.md``; the quality benchmark:
+``bench/bench_generator.py``.
 """
 from content.generator.errors import GeneratorError
 from content.generator.pipeline import GeneratedSong, generate, write_song_folder

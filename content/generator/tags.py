@@ -44,6 +44,8 @@ def read_tags(path: Path) -> Tags:
     """The tags of the audio file at ``path``; an empty ``Tags`` when it has none or mutagen
     cannot read them (the audio itself is checked by the decoder, not here)."""
     try:
+        # easy=True gives the text tags one set of keys in every format, but hides ID3's
+        # pictures: the pictures come from a second, plain read of the (small) tag block.
         easy = mutagen.File(path, easy=True)
         raw = mutagen.File(path)
     except (mutagen.MutagenError, OSError, ValueError):
