@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from content.formats.scan import ALBUM_ART_NAMES
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
 from content.generator.audio import STEM_NAMES, open_source
@@ -39,7 +40,6 @@ MIN_BEATS = 8
 MIN_NOTES = 8  # fewer onsets than this on the grid: nearly silent audio, not a song
 SILENCE_RMS = 10 ** (-50 / 20)  # -50 dBFS: quieter than any mastered recording
 CHARTER = "chmanager"
-_ALBUM_ART = {"jpg": "jpg", "jpeg": "jpg", "png": "png"}  # album.* extension → the one written
 # Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
 # averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
 _DIFF_TIERS = (1.5, 2.5, 3.5, 4.5, 5.5, 7.0)
@@ -277,13 +277,13 @@ def _names(tags: Tags, source: Path, name: str | None, artist: str | None) -> tu
 
 
 def _album_art(source: Path, tags: Tags) -> tuple[str, bytes] | None:
-    """A stems folder's own ``album.jpg`` / ``.jpeg`` / ``.png`` (any case, formats.md §1.1),
-    else the tags' cover."""
+    """A stems folder's own album art (``ALBUM_ART_NAMES``, any case), else the tags'
+    cover."""
     if source.is_dir():
         for image in sorted(source.iterdir()):
-            stem, _, kind = image.name.lower().partition(".")
-            if stem == "album" and kind in _ALBUM_ART and image.is_file():
-                return _ALBUM_ART[kind], image.read_bytes()
+            name = image.name.lower()
+            if name in ALBUM_ART_NAMES and image.is_file():
+                return ("png" if name.endswith(".png") else "jpg"), image.read_bytes()
     return tags.cover
 
 

@@ -11,6 +11,7 @@ import soundfile
 from content.formats.analysis import analyse_chart
 from content.formats.scan import scan_folder
 from content.generator import GeneratedSong, GeneratorError, generate, write_song_folder
+from content.generator.tags import FRONT_COVER
 from tests.generator.synth import SR, Synth, render, write
 from tests.synthaudio import image, tagged_audio
 
@@ -152,7 +153,7 @@ def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
 def test_tagged_audio_brings_album_year_and_cover_into_the_folder(steady: tuple[Synth, Path],
                                                                   tmp_path: Path) -> None:
     cover = image(tmp_path / "cover.jpg")
-    song = generate(tagged_audio(tmp_path / "song.mp3", steady[0].mix, [(3, cover)]))
+    song = generate(tagged_audio(tmp_path / "song.mp3", steady[0].mix, [(FRONT_COVER, cover)]))
     ini = _ini(song)
     assert (song.name, song.artist) == ("Tagged Song", "Tag Band")
     assert (ini["album"], ini["genre"], ini["year"], ini["album_track"]) == (

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from content import forms
+from content.generator.tags import FRONT_COVER
 from content.library import jobs
 from content.models import Job, Song
 from tests.synthaudio import click_track, image, tagged_audio, write_audio
@@ -120,7 +121,7 @@ def test_a_tagged_upload_lands_with_its_album_and_cover(editor_client, library, 
                                                        tmp_path):
     samples, _ = click_track(bpm=140.0, seconds=24.0)
     cover = image(tmp_path / "cover.jpg")
-    mp3 = tagged_audio(tmp_path / "upload.mp3", samples, [(3, cover)]).read_bytes()
+    mp3 = tagged_audio(tmp_path / "upload.mp3", samples, [(FRONT_COVER, cover)]).read_bytes()
     upload(editor_client, SimpleUploadedFile("upload.mp3", mp3))
     status = wait_until_finished(editor_client, Job.objects.get())
     assert status["state"] == "done", status["error"]
