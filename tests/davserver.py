@@ -293,6 +293,9 @@ class DavServer:
         self.threads = threads
         self.faults: list[Fault] = []
         self.seen: list[Seen] = []
+        # Bumped by reset() and clear(): a request that arrived before (a previous test's
+        # client gave up on it, the server still answers) is not logged after them.
+        self._log_generation = 0
         self._lock = threading.Lock()
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
@@ -363,6 +366,7 @@ class DavServer:
             })
             self.faults = []
             self.seen = []
+            self._log_generation += 1
         return self
 
     # --- test helpers ----------------------------------------------------------------------
@@ -378,6 +382,7 @@ class DavServer:
         with self._lock:
             self.faults = []
             self.seen = []
+            self._log_generation += 1
 
     def count(self, method: str | None = None, *, depth: str | None = None,
               path: str | None = None) -> int:
@@ -472,9 +477,12 @@ class DavServer:
             ("Destination", "HTTP_DESTINATION"), ("Overwrite", "HTTP_OVERWRITE"),
             ("Cookie", "HTTP_COOKIE")) if key in environ}
 
+        generation = self._log_generation
+
         def recording_start(status, headers, exc_info=None):
             with self._lock:
-                self.seen.append(Seen(method, rel, depth, int(status.split()[0]), kept))
+                if generation == self._log_generation:
+                    self.seen.append(Seen(method, rel, depth, int(status.split()[0]), kept))
             return start_response(status, headers, exc_info)
 
         fault = None

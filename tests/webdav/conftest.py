@@ -24,8 +24,9 @@ def dav_server():
         # a socket writer whose socket is already closed; that is not a failure.
         exc = unraisable.exc_value
         trace = unraisable.exc_traceback
-        if isinstance(exc, OSError) and exc.errno == errno.EBADF and trace is not None and \
-                any("cheroot" in frame.filename for frame, _ in traceback.walk_tb(trace)):
+        files = [frame.f_code.co_filename for frame, _ in traceback.walk_tb(trace)]
+        if isinstance(exc, OSError) and exc.errno == errno.EBADF and \
+                any("cheroot" in name for name in files):
             return
         previous(unraisable)
 
