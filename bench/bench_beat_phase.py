@@ -1,6 +1,6 @@
 """How often a lone guitar part shows where the beat is (one command; not a test).
 
-    .venv/bin/python bench/bench_beat_phase.py
+    .venv/bin/python bench/bench_beat_phase.py [--library DIR]
 
 A lone guitar stem's tempo map (``content.generator.tatum``) follows the notes' 16th grid and
 then chooses which of the four 16ths is the beat (``tatum.beat_phases``). This runs that
@@ -21,9 +21,19 @@ one right for most of the song's notes), which no choice of one phase per song c
 falls short where the meter changes.
 Notes off the 16th grid (triplets) are left out; note strength is 1 (the renders of
 ``build_sample_library.py`` play every note at velocity 100).
+
+With ``--library DIR`` (a library ``bench_generator.py`` rendered, e.g. ``--limit 0``), it
+also runs the lone-stem beats on each rendered ``guitar.ogg`` twice: with the phase choice,
+and with the best phase per stretch for the human tempo map (``best_phases``). Beat F of
+the second is about what a perfect phase choice would reach on the 16th grid ``tatum``
+followed, so the two tell losses of the phase choice from losses of grid following (missed
+re-joins, slips of the 16th count, a tempo at half or double the chart's, triplet and swing
+parts).
+Reference, in the same run: librosa's tracker (``tempo.track_beats``) on the same stem.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -31,10 +41,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+import mir_eval  # noqa: E402
 import numpy as np  # noqa: E402
 from bench_generator import FIXTURES, fixture_manifest, guitar_songs, read_human  # noqa: E402
 
-from content.generator.tatum import REST_BEATS, Grid, beat_phases  # noqa: E402
+from content.generator.audio import open_source  # noqa: E402
+from content.generator.onsets import detect  # noqa: E402
+from content.generator.spectrum import analyse  # noqa: E402
+from content.generator.tatum import (REST_BEATS, Grid, PhaseChoice, beat_phases,  # noqa: E402
+                                     stem_beats)
+from content.generator.tempo import track_beats  # noqa: E402
 
 _ON_GRID = 0.1  # a note within this fraction of a 16th of the grid is on it
 _FOUND = 0.9  # the choice finds a song's beat when it is right for this share of its notes
@@ -49,10 +65,10 @@ def guitar_charts() -> list[tuple[str, Path]]:
 def votes(path: Path) -> tuple[float, float, float, np.ndarray] | None:
     """(share of notes whose beat ``beat_phases`` finds, the same for the 16th with the
     most notes and for the best single phase, each note's 16th of its beat and whether it
-    follows a rest: shape (2, notes)) for one chart's Expert guitar notes. A note's beat is the quarter note counted
-    from its bar line (``bench_generator.beat_lines``), so after an odd bar (a 7/8) the
-    beat sits on another 16th of the running count than before it. None with fewer than 20
-    notes on the 16th grid."""
+    follows a rest: shape (2, notes)) for one chart's Expert guitar notes. A note's beat is
+    the quarter note counted from its bar line (``bench_generator.beat_lines``), so after an
+    odd bar (a 7/8) the beat sits on another 16th of the running count than before it. None
+    with fewer than 20 notes on the 16th grid."""
     human = read_human(path)
     sixteenth = human.ticks_per_quarter / 4
     index = human.onset_ticks / sixteenth  # the running 16th count, as the generator's grid
@@ -72,7 +88,71 @@ def votes(path: Path) -> tuple[float, float, float, np.ndarray] | None:
             np.stack([(index - truth) % 4, after_rest]))
 
 
+def best_phases(reference: np.ndarray) -> PhaseChoice:
+    """A ``tatum.stem_beats`` phase choice that knows the answer: for each stretch, the phase
+    whose grid points fall within mir_eval's ±70 ms of a ``reference`` beat (s) most often."""
+    def choose(grid: Grid, index: np.ndarray, times: np.ndarray) -> np.ndarray:
+        stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
+        slot = np.clip(np.searchsorted(reference, times), 1, len(reference) - 1)
+        near = np.minimum(np.abs(times - reference[slot - 1]),
+                          np.abs(times - reference[slot])) <= 0.07
+        hits = np.zeros((len(grid.restarts) + 1, 4))
+        np.add.at(hits, (stretch, index % 4), near)
+        return np.argmax(hits, axis=1)
+    return choose
+
+
+def beat_f(reference: np.ndarray, beats: np.ndarray, end_s: float) -> float:
+    """mir_eval beat F of ``beats`` continued to ``end_s`` at their last period, as the tempo
+    map's last ``B`` continues to the end of the audio."""
+    period = float(np.median(np.diff(beats[-8:])))
+    beats = np.concatenate([beats, np.arange(beats[-1] + period, end_s, period)])
+    return float(mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference),
+                                         mir_eval.beat.trim_beats(beats)))
+
+
+def audio_rows(library: Path) -> list[tuple[str, float, float, float]]:
+    """(song, beat F of the tracker's beats, of the lone-stem beats, of the lone-stem beats
+    with ``best_phases``) for every rendered guitar stem in ``library``."""
+    rows = []
+    for folder in sorted(p.parent for p in library.glob("*/*/notes.mid")):
+        if not (folder / "guitar.ogg").exists():
+            continue
+        human = read_human(folder / "notes.mid")
+        if len(human.onsets) < 20:
+            continue
+        audio = open_source(folder / "guitar.ogg").mix
+        spec = analyse(audio)
+        tracked = track_beats(spec)
+        onsets = detect(spec)
+        times = np.array([o.seconds for o in onsets])
+        strengths = np.array([o.strength for o in onsets])
+        chosen = stem_beats(tracked, times, strengths)
+        best = stem_beats(tracked, times, strengths, choose=best_phases(human.beats))
+        row = (folder.name, *(beat_f(human.beats, b, audio.seconds)
+                              for b in (tracked, chosen, best)))
+        print(f"{row[0][:40]:40s} beat F: tracker {row[1]:.2f}, lone stem {row[2]:.2f}, "
+              f"best phases {row[3]:.2f}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def print_audio_summary(rows: list[tuple[str, float, float, float]]) -> None:
+    scores = np.array([r[1:] for r in rows])
+    median = np.median(scores, axis=0)
+    print(f"\n{len(rows)} rendered guitar stems, beat F median (≥ 0.95 / ≥ 0.90 songs): "
+          + ", ".join(f"{label} {m:.3f} ({(col >= 0.95).sum()} / {(col >= 0.9).sum()})"
+                      for label, m, col in zip(("tracker", "lone stem", "best phases"), median,
+                                               scores.T, strict=True))
+          + f". Ratios to the tracker: lone stem {median[1] / median[0]:.2f}, best phases "
+            f"{median[2] / median[0]:.2f}.")
+
+
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library", type=Path,
+                    help="also run on the guitar stems bench_generator.py rendered here")
+    args = ap.parse_args()
     rows = [(name, v) for name, path in guitar_charts() if (v := votes(path)) is not None]
     for name, (chosen, plain, best, _) in rows:
         print(f"{name[:50]:50s} beat found for {100 * chosen:3.0f} % of the notes "
@@ -93,6 +173,9 @@ def main() -> int:
           f"{found:.2f}. The best single phase holds for ≥ {100 * _FOUND:.0f} % of the notes "
           f"in {bound} (meter changes move the beat in the others); median "
           f"{np.median([best for _, (_, _, best, _) in rows]):.2f}.")
+    if args.library:
+        print()
+        print_audio_summary(audio_rows(args.library))
     return 0
 
 

@@ -44,6 +44,7 @@ when the lead stem is the whole input.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,9 @@ class Grid:
     restarts: np.ndarray
 
 
+PhaseChoice = Callable[[Grid, np.ndarray, np.ndarray], np.ndarray]
+
+
 class _Line:
     """t = mean_t + (x - mean_x) · sixteenth through weighted notes (x: 16th index,
     t: seconds), older notes weighing less (MEMORY_BEATS)."""
@@ -112,12 +116,16 @@ class _Line:
                 self.sixteenth = slope
 
 
-def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray) -> np.ndarray:
+def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *,
+               choose: PhaseChoice | None = None) -> np.ndarray:
     """Beat times (s, ascending, > 0) on the onsets' 16th grid.
 
     tracked: beats from ``tempo.track_beats`` (s) — only their local period is used, as the
     grid's starting period and the centre of the periods tried where it is re-joined.
     onsets / strengths: the stem's note onsets (s, ascending) and their envelope strength.
+    choose: replaces the phase choice (``beat_phases``): called with the ``Grid``, every grid
+    point's 16th index and time (s); returns each stretch's phase (0..3). Benchmarks pass the
+    best phases for a human tempo map, to tell grid following from phase choice.
     Returns ``tracked`` unchanged when fewer than ``MIN_NOTES`` onsets fit a grid.
     """
     if len(tracked) < 4 or len(onsets) < MIN_NOTES:
@@ -130,8 +138,11 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray) -
     if len(grid.index) < MIN_NOTES:
         return tracked
     index, times = grid_points(grid, onsets, tracked[-1])
-    after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
-    phases = beat_phases(grid, strengths, after_rest)
+    if choose is None:
+        after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
+        phases = beat_phases(grid, strengths, after_rest)
+    else:
+        phases = choose(grid, index, times)
     stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
     on_beat = np.flatnonzero(index % 4 == phases[stretch])
     # Where the phase changes, a beat a 16th or an 8th after the one before would be a beat

@@ -112,3 +112,21 @@ def test_a_phase_change_at_a_join_moves_the_beat_without_a_four_times_faster_bea
     assert np.diff(beats).min() >= 0.75 * beat
     assert _near(beats, first, (first[2], first[-2])) >= 0.95
     assert _near(beats, second, (second[8], second[-6])) >= 0.95
+
+
+def test_a_given_phase_choice_replaces_the_beat_phases_vote() -> None:
+    rng = np.random.default_rng(3)
+    truth = 1.0 + np.arange(240) * 0.5
+    onsets, strengths = _riff(truth, rng)
+    voted = stem_beats(truth, onsets, strengths)
+    asked: list[int] = []
+
+    def off_beat(grid: Grid, index: np.ndarray, times: np.ndarray) -> np.ndarray:
+        asked.append(len(index))
+        phase = (index[np.argmin(np.abs(times - truth[4]))] + 2) % 4  # the 8th after a beat
+        return np.full(len(grid.restarts) + 1, phase)
+
+    chosen = stem_beats(truth, onsets, strengths, choose=off_beat)
+    inside = (truth[2], truth[-6])
+    assert asked and _near(voted, truth, inside) >= 0.98
+    assert _near(chosen, truth + 0.25, inside) >= 0.98 and _near(chosen, truth, inside) == 0.0
