@@ -91,12 +91,11 @@ def votes(path: Path) -> tuple[float, float, float, np.ndarray] | None:
 def best_phases(reference: np.ndarray) -> PhaseChoice:
     """A ``tatum.stem_beats`` phase choice that knows the answer: for each stretch, the phase
     whose grid points fall within mir_eval's ±70 ms of a ``reference`` beat (s) most often."""
-    def choose(grid: Grid, index: np.ndarray, times: np.ndarray) -> np.ndarray:
-        stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
+    def choose(stretch: np.ndarray, index: np.ndarray, times: np.ndarray) -> np.ndarray:
         slot = np.clip(np.searchsorted(reference, times), 1, len(reference) - 1)
         near = np.minimum(np.abs(times - reference[slot - 1]),
                           np.abs(times - reference[slot])) <= 0.07
-        hits = np.zeros((len(grid.restarts) + 1, 4))
+        hits = np.zeros((stretch.max() + 1, 4))
         np.add.at(hits, (stretch, index % 4), near)
         return np.argmax(hits, axis=1)
     return choose

@@ -80,7 +80,7 @@ class Grid:
     restarts: np.ndarray
 
 
-PhaseChoice = Callable[[Grid, np.ndarray, np.ndarray], np.ndarray]
+PhaseChoice = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 class _Line:
@@ -123,9 +123,10 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *
     tracked: beats from ``tempo.track_beats`` (s) — only their local period is used, as the
     grid's starting period and the centre of the periods tried where it is re-joined.
     onsets / strengths: the stem's note onsets (s, ascending) and their envelope strength.
-    choose: replaces the phase choice (``beat_phases``): called with the ``Grid``, every grid
-    point's 16th index and time (s); returns each stretch's phase (0..3). Benchmarks pass the
-    best phases for a human tempo map, to tell grid following from phase choice.
+    choose: replaces the phase choice (``beat_phases``): called with every grid point's
+    stretch (0, 1, … between re-joins), 16th index and time (s); returns each stretch's phase
+    (0..3). Benchmarks pass the best phases for a human tempo map, to tell grid following from
+    phase choice.
     Returns ``tracked`` unchanged when fewer than ``MIN_NOTES`` onsets fit a grid.
     """
     if len(tracked) < 4 or len(onsets) < MIN_NOTES:
@@ -138,12 +139,12 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *
     if len(grid.index) < MIN_NOTES:
         return tracked
     index, times = grid_points(grid, onsets, tracked[-1])
+    stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
     if choose is None:
         after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
         phases = beat_phases(grid, strengths, after_rest)
     else:
-        phases = choose(grid, index, times)
-    stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
+        phases = choose(stretch, index, times)
     on_beat = np.flatnonzero(index % 4 == phases[stretch])
     # Where the phase changes, a beat a 16th or an 8th after the one before would be a beat
     # at 4x or 2x the tempo: it is left out, and the beat before lasts 1¼ or 1½ beats.

@@ -121,10 +121,10 @@ def test_a_given_phase_choice_replaces_the_beat_phases_vote() -> None:
     voted = stem_beats(truth, onsets, strengths)
     asked: list[int] = []
 
-    def off_beat(grid: Grid, index: np.ndarray, times: np.ndarray) -> np.ndarray:
+    def off_beat(stretch: np.ndarray, index: np.ndarray, times: np.ndarray) -> np.ndarray:
         asked.append(len(index))
         phase = (index[np.argmin(np.abs(times - truth[4]))] + 2) % 4  # the 8th after a beat
-        return np.full(len(grid.restarts) + 1, phase)
+        return np.full(stretch.max() + 1, phase)
 
     chosen = stem_beats(truth, onsets, strengths, choose=off_beat)
     inside = (truth[2], truth[-6])
