@@ -18,7 +18,9 @@ beat, after a rest of ≥ ``tatum.REST_BEATS`` beats and not, which are the prob
 
 Reference, in the same run: the 16th with the most notes. Bound: the best single phase (the
 one right for most of the song's notes), which no choice of one phase per song can beat; it
-falls short where the meter changes.
+falls short where the meter changes. A second bound (``four_four_ceiling``): beat F of a 4/4
+tempo map with each chart's own tempo and phase, which is what the generator writes at
+best.
 Notes off the 16th grid (triplets) are left out; note strength is 1 (the renders of
 ``build_sample_library.py`` play every note at velocity 100).
 
@@ -43,7 +45,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import mir_eval  # noqa: E402
 import numpy as np  # noqa: E402
-from bench_generator import FIXTURES, fixture_manifest, guitar_songs, read_human  # noqa: E402
+from bench_generator import (FIXTURES, Human, fixture_manifest, guitar_songs,  # noqa: E402
+                             read_human)
 
 from content.generator.audio import open_source  # noqa: E402
 from content.generator.onsets import detect  # noqa: E402
@@ -62,14 +65,13 @@ def guitar_charts() -> list[tuple[str, Path]]:
             for mid in sorted((FIXTURES / "onyx" / song["path"]).glob("*.mid"))[:1]]
 
 
-def votes(path: Path) -> tuple[float, float, float, np.ndarray] | None:
+def votes(human: Human) -> tuple[float, float, float, np.ndarray] | None:
     """(share of notes whose beat ``beat_phases`` finds, the same for the 16th with the
     most notes and for the best single phase, each note's 16th of its beat and whether it
     follows a rest: shape (2, notes)) for one chart's Expert guitar notes. A note's beat is
     the quarter note counted from its bar line (``bench_generator.beat_lines``), so after an
     odd bar (a 7/8) the beat sits on another 16th of the running count than before it. None
     with fewer than 20 notes on the 16th grid."""
-    human = read_human(path)
     sixteenth = human.ticks_per_quarter / 4
     index = human.onset_ticks / sixteenth  # the running 16th count, as the generator's grid
     beat = human.quarters[np.searchsorted(human.quarters, human.onset_ticks, side="right") - 1]
@@ -86,6 +88,19 @@ def votes(path: Path) -> tuple[float, float, float, np.ndarray] | None:
     best = np.bincount(truth, minlength=4).max() / len(truth)
     return (float(np.mean(truth == chosen)), float(np.mean(truth == plain)), float(best),
             np.stack([(index - truth) % 4, after_rest]))
+
+
+def four_four_ceiling(human: Human) -> tuple[float, float]:
+    """Beat F against the chart's beat lines of two tempo maps that know its tempo: (quarter
+    notes counted from each bar line: every meter change found, and written as x/4; quarter
+    notes from tick 0 at the best of the four 16th shifts: one 4/4 signature, as the
+    generator writes). The second bounds any tempo map without meter changes: where a chart
+    draws 8ths or 16ths as beats (x/8, x/16) or an odd bar moves the beat, it falls short."""
+    tpq, end = human.ticks_per_quarter, int(human.quarters[-1])
+    from_bars = beat_f(human.beats, human.seconds(human.quarters), human.beats[-1])
+    from_zero = max(beat_f(human.beats, human.seconds(np.arange(shift, end + 1, tpq)),
+                           human.beats[-1]) for shift in range(0, tpq, tpq // 4))
+    return from_bars, from_zero
 
 
 def best_phases(reference: np.ndarray) -> PhaseChoice:
@@ -152,10 +167,12 @@ def main() -> int:
     ap.add_argument("--library", type=Path,
                     help="also run on the guitar stems bench_generator.py rendered here")
     args = ap.parse_args()
-    rows = [(name, v) for name, path in guitar_charts() if (v := votes(path)) is not None]
+    humans = [(name, read_human(path)) for name, path in guitar_charts()]
+    rows = [(name, v) for name, human in humans if (v := votes(human)) is not None]
     for name, (chosen, plain, best, _) in rows:
         print(f"{name[:50]:50s} beat found for {100 * chosen:3.0f} % of the notes "
               f"(most notes: {100 * plain:3.0f} %, best single phase: {100 * best:3.0f} %)")
+    ceilings = np.array([four_four_ceiling(human) for _, human in humans])
     notes = np.concatenate([v[-1] for _, v in rows], axis=1)
     for label, rest in (("after a rest", 1), ("other notes", 0)):
         share = np.bincount(notes[0][notes[1] == rest], minlength=4) / (notes[1] == rest).sum()
@@ -172,6 +189,11 @@ def main() -> int:
           f"{found:.2f}. The best single phase holds for ≥ {100 * _FOUND:.0f} % of the notes "
           f"in {bound} (meter changes move the beat in the others); median "
           f"{np.median([best for _, (_, _, best, _) in rows]):.2f}.")
+    print(f"Tempo maps that know each chart's tempo, beat F against its beat lines (median; "
+          f"≥ 0.95 in how many of {len(ceilings)}): every meter change found, beats as quarter "
+          f"notes {np.median(ceilings[:, 0]):.3f} ({(ceilings[:, 0] >= 0.95).sum()}); one 4/4 "
+          f"signature at the best 16th shift, as the generator writes "
+          f"{np.median(ceilings[:, 1]):.3f} ({(ceilings[:, 1] >= 0.95).sum()}).")
     if args.library:
         print()
         print_audio_summary(audio_rows(args.library))

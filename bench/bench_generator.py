@@ -35,7 +35,6 @@ Goals on the guitar stem: onset F ≥ 0.90 at ±50 ms and ≥ 0.80 at ±25 ms, |
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import os
 import statistics
@@ -73,7 +72,9 @@ class Human:
     """The human chart: Expert guitar note times (s, chords once), their ticks and lowest
     lanes, Expert drum hit times (s), the beat lines of its tempo map (s, see
     ``beat_lines``), and the ticks of its quarter notes counted from each bar line
-    (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note."""
+    (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note; ``tempo_ticks`` and
+    ``tempo_seconds``: the tempo changes' ticks and times (s), from which ``seconds``
+    converts any tick."""
 
     onsets: np.ndarray
     onset_ticks: np.ndarray
@@ -82,6 +83,15 @@ class Human:
     beats: np.ndarray
     quarters: np.ndarray
     ticks_per_quarter: int
+    tempo_ticks: np.ndarray
+    tempo_seconds: np.ndarray
+
+    def seconds(self, ticks: np.ndarray) -> np.ndarray:
+        """Times (s) of ``ticks`` on the chart's tempo map (the last tempo runs on)."""
+        i = np.searchsorted(self.tempo_ticks, ticks, side="right") - 1
+        rate = np.diff(self.tempo_seconds) / np.diff(self.tempo_ticks)
+        return self.tempo_seconds[i] + (ticks - self.tempo_ticks[i]) * rate[np.minimum(
+            i, len(rate) - 1)]
 
 
 def beat_lines(signatures: list[tuple[int, int, int]], end: int, tpb: int,
@@ -128,23 +138,21 @@ def read_human(path: Path) -> Human:
                   and msg.note in EXPERT_GEMS):
                 drums.add(tick)
     changes = sorted(tempos.items()) if 0 in tempos else [(0, 500_000), *sorted(tempos.items())]
-    ticks = [t for t, _ in changes]
+    # One more point a quarter note past the last change carries its rate.
+    ticks = [t for t, _ in changes] + [changes[-1][0] + tpb]
     starts = [0.0]
-    for (t0, us), (t1, _) in zip(changes, changes[1:]):
+    for (t0, us), t1 in zip(changes, ticks[1:]):
         starts.append(starts[-1] + (t1 - t0) * us / 1e6 / tpb)
-
-    def seconds(tick: int) -> float:
-        i = bisect.bisect_right(ticks, tick) - 1
-        return starts[i] + (tick - ticks[i]) * changes[i][1] / 1e6 / tpb
-
     signatures.setdefault(0, (4, 4))  # a MIDI file without one is 4/4
     meter = [(t, n, d) for t, (n, d) in sorted(signatures.items())]
     keys = sorted(notes)
-    return Human(np.array([seconds(t) for t in keys]), np.array(keys),
-                 np.array([notes[t] for t in keys]),
-                 np.array([seconds(t) for t in sorted(drums)]),
-                 np.array([seconds(t) for t in beat_lines(meter, end, tpb)]),
-                 np.array(beat_lines(meter, end, tpb, unit=1)), tpb)
+    human = Human(np.array([]), np.array(keys), np.array([notes[t] for t in keys]),
+                  np.array([]), np.array([]), np.array(beat_lines(meter, end, tpb, unit=1)),
+                  tpb, np.array(ticks), np.array(starts))
+    human.onsets = human.seconds(human.onset_ticks)
+    human.drums = human.seconds(np.array(sorted(drums)))
+    human.beats = human.seconds(np.array(beat_lines(meter, end, tpb)))
+    return human
 
 
 def forbidden(difficulty: str, lanes: tuple[int, ...]) -> bool:
