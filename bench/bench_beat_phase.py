@@ -141,8 +141,9 @@ def audio_rows(library: Path) -> list[tuple[str, float, float, float]]:
         onsets = detect(spec)
         times = np.array([o.seconds for o in onsets])
         strengths = np.array([o.strength for o in onsets])
-        chosen = stem_beats(tracked, times, strengths)
-        best = stem_beats(tracked, times, strengths, choose=best_phases(human.beats))
+        chosen = stem_beats(tracked, times, strengths, end_s=audio.seconds)
+        best = stem_beats(tracked, times, strengths, end_s=audio.seconds,
+                          choose=best_phases(human.beats))
         row = (folder.name, *(beat_f(human.beats, b, audio.seconds)
                               for b in (tracked, chosen, best)))
         print(f"{row[0][:40]:40s} beat F: tracker {row[1]:.2f}, lone stem {row[2]:.2f}, "

@@ -137,7 +137,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     onset_s = np.array([o.seconds for o in raw])
     if src.lead_is_stem and src.mix is src.lead:
         # A lone guitar stem: no drums hold the tracker's phase, the notes' grid does.
-        beats = stem_beats(beats, onset_s, np.array([o.strength for o in raw]))
+        beats = stem_beats(beats, onset_s, np.array([o.strength for o in raw]),
+                           end_s=src.mix.seconds)
     beats = align_to_onsets(beats, onset_s)
     downbeat = downbeat_phase(mix, beats)
     first = min(o[0].seconds for o in (raw, kit_raw) if o)

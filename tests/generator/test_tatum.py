@@ -28,7 +28,7 @@ def test_beats_stay_on_the_beat_where_the_tracker_slipped_a_sixteenth() -> None:
     onsets, strengths = _riff(truth, rng)
     # What the tracker does on such a stem: the middle third a 16th late, pulled by accents.
     tracked = truth + np.where((truth > truth[80]) & (truth < truth[160]), 0.125, 0.0)
-    beats = stem_beats(tracked, onsets, strengths)
+    beats = stem_beats(tracked, onsets, strengths, end_s=tracked[-1])
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.98
     assert _near(tracked, truth, (truth[2], truth[-6])) < 0.7  # the test's premise
 
@@ -46,7 +46,7 @@ def test_the_grid_follows_a_tempo_change_without_losing_its_count() -> None:
     slow = 1.0 + np.arange(97) * 0.5  # 120 BPM, then 150 BPM from 49 s
     truth = np.concatenate([slow, slow[-1] + np.arange(1, 121) * 0.4])
     onsets, strengths = _riff(truth, rng)
-    beats = stem_beats(truth, onsets, strengths)
+    beats = stem_beats(truth, onsets, strengths, end_s=truth[-1])
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
     grid = follow_grid(onsets, np.interp(onsets, truth[:-1], np.diff(truth)) / 4)
     assert _count_kept(grid, onsets, truth) >= 0.97
@@ -89,9 +89,22 @@ def test_the_beat_phase_changes_at_a_join_only_when_the_notes_after_it_show_it()
     assert beat_phases(*few).tolist() == [0, 0]
 
 
+def test_the_beats_run_on_to_the_end_of_the_audio_after_the_part_falls_silent() -> None:
+    # The part plays the first 60 s of a 200 s song at 140 BPM; the tracker's beats stop
+    # with the sound, and their last few are 1 % slow. The grid's period carries the beat on.
+    rng = np.random.default_rng(11)
+    song = 1.0 + np.arange(465) * 60 / 140
+    played = song[song < 60]
+    onsets, strengths = _riff(played, rng)
+    tracked = np.concatenate([played[:-8], played[-9] + np.arange(1, 9) * 1.01 * 60 / 140])
+    beats = stem_beats(tracked, onsets, strengths, end_s=200.0)
+    assert beats[-1] > 199.0 - 60 / 140
+    assert _near(beats, song, (60.0, 199.0)) >= 0.98
+
+
 def test_too_few_onsets_leave_the_tracked_beats_as_they_are() -> None:
     tracked = np.arange(1, 20) * 0.5
-    assert stem_beats(tracked, np.array([1.0, 2.0]), np.array([1.0, 1.0])) is tracked
+    assert stem_beats(tracked, np.array([1.0, 2.0]), np.array([1.0, 1.0]), end_s=10.0) is tracked
 
 
 def test_a_phase_change_at_a_join_moves_the_beat_without_a_four_times_faster_beat() -> None:
@@ -108,7 +121,8 @@ def test_a_phase_change_at_a_join_moves_the_beat_without_a_four_times_faster_bea
     onsets = np.concatenate([first_notes, triplets, second_notes])
     strengths = np.concatenate([first_gains, np.full(3, 0.4), second_gains])
     tracked = 1.0 + np.arange(200) * beat
-    beats = stem_beats(tracked, onsets + rng.normal(0, 0.003, len(onsets)), strengths)
+    beats = stem_beats(tracked, onsets + rng.normal(0, 0.003, len(onsets)), strengths,
+                       end_s=tracked[-1])
     assert np.diff(beats).min() >= 0.75 * beat
     assert _near(beats, first, (first[2], first[-2])) >= 0.95
     assert _near(beats, second, (second[8], second[-6])) >= 0.95
@@ -118,7 +132,7 @@ def test_a_given_phase_choice_replaces_the_beat_phases_vote() -> None:
     rng = np.random.default_rng(3)
     truth = 1.0 + np.arange(240) * 0.5
     onsets, strengths = _riff(truth, rng)
-    voted = stem_beats(truth, onsets, strengths)
+    voted = stem_beats(truth, onsets, strengths, end_s=truth[-1])
     asked: list[int] = []
 
     def off_beat(stretch: np.ndarray, index: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -126,7 +140,7 @@ def test_a_given_phase_choice_replaces_the_beat_phases_vote() -> None:
         phase = (index[np.argmin(np.abs(times - truth[4]))] + 2) % 4  # the 8th after a beat
         return np.full(stretch.max() + 1, phase)
 
-    chosen = stem_beats(truth, onsets, strengths, choose=off_beat)
+    chosen = stem_beats(truth, onsets, strengths, end_s=truth[-1], choose=off_beat)
     inside = (truth[2], truth[-6])
     assert asked and _near(voted, truth, inside) >= 0.98
     assert _near(chosen, truth + 0.25, inside) >= 0.98 and _near(chosen, truth, inside) == 0.0
