@@ -61,7 +61,10 @@ class GeneratedSong:
     folder. album_art: (``"jpg"`` or ``"png"``, image bytes) for ``album.*``, or None.
     lead_in_s: silence added before the audio (0 when the song starts late enough);
     every chart time is the source audio's time plus this. song_length_ms: audio length
-    after padding. seconds: wall time ``generate`` took. note_counts / drum_counts:
+    after padding. seconds: wall time ``generate`` took. beats_from_notes: the tempo map
+    follows the lead stem's own notes (``tatum``), as for a lone guitar stem with no mix or
+    drums to hold the beat; its bar lines can then sit an 8th or a 16th off where the part
+    does not show the beat. note_counts / drum_counts:
     difficulty → notes as scan-chart counts them (guitar chords once, every drum gem).
     """
 
@@ -82,6 +85,7 @@ class GeneratedSong:
     lead_in_s: float
     song_length_ms: int
     seconds: float
+    beats_from_notes: bool
     note_counts: dict[str, int] = field(init=False)
     drum_counts: dict[str, int] = field(init=False)
 
@@ -135,7 +139,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
     onset_s = np.array([o.seconds for o in raw])
-    if src.lead_is_stem and src.mix is src.lead:
+    beats_from_notes = src.lead_is_stem and src.mix is src.lead
+    if beats_from_notes:
         # A lone guitar stem: no drums hold the tracker's phase, the notes' grid does.
         beats = stem_beats(beats, onset_s, np.array([o.strength for o in raw]),
                            end_s=src.mix.seconds)
@@ -200,7 +205,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("done")
     return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks, drums,
                          song_sections, phrases, drum_phrases, fills, chart, ini, src.files,
-                         _album_art(source, tags), pad_s, length_ms, time.perf_counter() - started)
+                         _album_art(source, tags), pad_s, length_ms, time.perf_counter() - started,
+                         beats_from_notes)
 
 
 def write_song_folder(generated: GeneratedSong, out_dir: Path) -> Path:

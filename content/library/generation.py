@@ -70,13 +70,15 @@ def song_generate(*, audio: Path, name: str | None = None, artist: str | None = 
 
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
-    tempo markers), note counts per difficulty (guitar, drums), sections, star-power phrases
-    (guitar, drums), drum fills, lead-in and generator seconds."""
+    tempo markers; ``beats_from_notes``: the tempo map follows a lone guitar stem's notes),
+    note counts per difficulty (guitar, drums), sections, star-power phrases (guitar, drums),
+    drum fills, lead-in and generator seconds."""
     bpms = [bpm / 1000 for _, bpm in song.tempo.tempos]
     return {
         "name": song.name, "artist": song.artist,
         "bpm": round(song.bpm, 2), "bpm_min": round(min(bpms), 2),
         "bpm_max": round(max(bpms), 2), "tempo_markers": len(bpms),
+        "beats_from_notes": song.beats_from_notes,
         "note_counts": dict(song.note_counts), "drum_counts": dict(song.drum_counts),
         "sections": len(song.sections), "star_power": len(song.star_power),
         "drum_star_power": len(song.drum_star_power), "drum_fills": len(song.drum_fills),

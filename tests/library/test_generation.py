@@ -89,11 +89,20 @@ def test_command_out_writes_a_clean_chart_and_prints_tempo_and_counts(click_audi
     assert bpm == pytest.approx(BPM, rel=0.01)
     assert re.search(r"^seconds: \d+\.\d", output, re.M)
     assert f"wrote {out}" in output
+    assert "notes alone" not in output  # a mix's tempo map comes from the tracker
     assert {p.name for p in out.iterdir()} == {"notes.chart", "song.ini", "song.ogg"}
     counts = printed_counts(output)
     assert set(counts) == {"expert", "hard", "medium", "easy"}
     assert counts["expert"] > counts["hard"] > counts["medium"] > counts["easy"] > 0
     assert check_song_folder(out) == counts
+
+
+def test_command_says_when_the_tempo_map_follows_a_lone_guitar_stem(click_audio, tmp_path):
+    stem = tmp_path / "guitar.ogg"
+    stem.write_bytes(click_audio["ogg"].read_bytes())
+    output = run_command(stem, "--out", tmp_path / "out", "--name", "Click")
+    assert re.search(r"^tempo: [\d.]+ BPM.*\n  from the guitar stem's notes alone: .* 16th off",
+                     output, re.M)
 
 
 def test_command_import_puts_the_song_in_the_library(click_audio, library_root, db):

@@ -117,6 +117,19 @@ def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, libr
     assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
 
 
+def test_a_lone_guitar_stem_job_says_its_tempo_map_follows_the_notes(editor_client, library,
+                                                                       workers, click_ogg):
+    page = editor_client.get(reverse("generator")).content.decode()
+    assert "give <code>song.ogg</code> or <code>drums.ogg</code> too" in page
+    upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg), name="Lone")
+    job = Job.objects.get()
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "done", status["error"]
+    assert status["result"]["beats_from_notes"] is True
+    detail = editor_client.get(job.get_absolute_url()).content.decode()
+    assert "from the guitar stem's notes alone" in detail
+
+
 def test_a_tagged_upload_lands_with_its_album_and_cover(editor_client, library, workers,
                                                        tmp_path):
     samples, _ = click_track(bpm=140.0, seconds=24.0)
