@@ -55,6 +55,7 @@ from functools import partial
 from pathlib import Path
 
 from blake3 import blake3
+from django.apps import apps
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import (
@@ -471,6 +472,10 @@ def watchdog_start(every: float = WATCHDOG_SECONDS) -> threading.Event | None:
 
 
 def _watchdog(every: float, stop: threading.Event) -> None:
+    # Started from ContentConfig.ready(): a query before every app's ready() has returned
+    # is one Django warns about ("Accessing the database during app initialization").
+    while not apps.ready and not stop.wait(0.05):
+        pass
     while not stop.is_set():
         try:
             jobs_fail_stale()

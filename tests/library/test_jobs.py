@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -187,6 +188,13 @@ def test_a_failed_job_keeps_its_input_a_cancelled_one_does_not(archive, monkeypa
     assert not jobs.scratch_path(cancelled.arguments["scratch"]).exists()
 
 
+def _stop_watchdog(stop) -> None:
+    stop.set()  # and its last round ends before the test's database goes
+    for thread in threading.enumerate():
+        if thread.name == "jobs-watchdog":
+            thread.join(timeout=10)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_watchdog_fails_dead_jobs_periodically(library, monkeypatch):
     monkeypatch.setattr(jobs, "_watchdog_pid", None)
@@ -204,10 +212,32 @@ def test_the_watchdog_fails_dead_jobs_periodically(library, monkeypatch):
             time.sleep(0.05)
         assert Job.objects.get(pk=dead.pk).state == Job.State.FAILED
     finally:
-        stop.set()  # and its last round ends before the test's database goes
-        for thread in threading.enumerate():
-            if thread.name == "jobs-watchdog":
-                thread.join(timeout=10)
+        _stop_watchdog(stop)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_watchdog_waits_for_the_app_registry_before_its_first_query(library, monkeypatch,
+                                                                         recwarn):
+    # Workers start it from ContentConfig.ready(), before the registry is complete: a query
+    # then makes Django warn "Accessing the database during app initialization", which every
+    # `./dev run` printed.
+    monkeypatch.setattr(jobs, "_watchdog_pid", None)
+    long_ago = timezone.now() - jobs.STALE_AFTER * 3
+    dead = Job.objects.create(kind=Job.Kind.SYNC, state=Job.State.RUNNING,
+                              started_at=long_ago, heartbeat_at=long_ago)
+    monkeypatch.setattr(apps, "ready", False)
+    stop = jobs.watchdog_start(every=0.1)
+    try:
+        time.sleep(0.3)
+        apps.ready = True
+        deadline = time.monotonic() + 10
+        while (Job.objects.get(pk=dead.pk).state == Job.State.RUNNING
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        assert Job.objects.get(pk=dead.pk).state == Job.State.FAILED
+        assert not [w for w in recwarn if "app initialization" in str(w.message)]
+    finally:
+        _stop_watchdog(stop)
 
 
 # --- Enqueueing on the configured backend ---------------------------------------------------
