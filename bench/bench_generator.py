@@ -88,10 +88,15 @@ class Human:
 
     def seconds(self, ticks: np.ndarray) -> np.ndarray:
         """Times (s) of ``ticks`` on the chart's tempo map (the last tempo runs on)."""
-        i = np.searchsorted(self.tempo_ticks, ticks, side="right") - 1
-        rate = np.diff(self.tempo_seconds) / np.diff(self.tempo_ticks)
-        return self.tempo_seconds[i] + (ticks - self.tempo_ticks[i]) * rate[np.minimum(
-            i, len(rate) - 1)]
+        return _tick_seconds(self.tempo_ticks, self.tempo_seconds, ticks)
+
+
+def _tick_seconds(tempo_ticks: np.ndarray, tempo_seconds: np.ndarray,
+                  ticks: np.ndarray) -> np.ndarray:
+    """Piecewise-linear tick → s through the tempo changes; the last segment runs on."""
+    i = np.searchsorted(tempo_ticks, ticks, side="right") - 1
+    rate = np.diff(tempo_seconds) / np.diff(tempo_ticks)
+    return tempo_seconds[i] + (ticks - tempo_ticks[i]) * rate[np.minimum(i, len(rate) - 1)]
 
 
 def beat_lines(signatures: list[tuple[int, int, int]], end: int, tpb: int,
@@ -145,14 +150,15 @@ def read_human(path: Path) -> Human:
         starts.append(starts[-1] + (t1 - t0) * us / 1e6 / tpb)
     signatures.setdefault(0, (4, 4))  # a MIDI file without one is 4/4
     meter = [(t, n, d) for t, (n, d) in sorted(signatures.items())]
-    keys = sorted(notes)
-    human = Human(np.array([]), np.array(keys), np.array([notes[t] for t in keys]),
-                  np.array([]), np.array([]), np.array(beat_lines(meter, end, tpb, unit=1)),
-                  tpb, np.array(ticks), np.array(starts))
-    human.onsets = human.seconds(human.onset_ticks)
-    human.drums = human.seconds(np.array(sorted(drums)))
-    human.beats = human.seconds(np.array(beat_lines(meter, end, tpb)))
-    return human
+    keys = np.array(sorted(notes))
+    tempo_ticks, tempo_seconds = np.array(ticks), np.array(starts)
+
+    def seconds(at: list[int] | np.ndarray) -> np.ndarray:
+        return _tick_seconds(tempo_ticks, tempo_seconds, np.array(at))
+
+    return Human(seconds(keys), keys, np.array([notes[t] for t in keys]),
+                 seconds(sorted(drums)), seconds(beat_lines(meter, end, tpb)),
+                 np.array(beat_lines(meter, end, tpb, unit=1)), tpb, tempo_ticks, tempo_seconds)
 
 
 def forbidden(difficulty: str, lanes: tuple[int, ...]) -> bool:
