@@ -61,7 +61,7 @@ class SourceAudio:
 
     mix: the whole song (``song.*``, or the sum of all stems) — tempo, sections, energy.
     lead: the part [ExpertSingle] follows: the guitar stem if given, else ``mix`` itself.
-    drums: the drum stem(s) summed, or None.
+    drums: the drum stem(s) summed (a folder's, or a single file named like one), or None.
     lead_is_stem: ``lead`` is a guitar stem (from a folder, or a single file named like the
         ``guitar`` stem) rather than a full mix.
     files: the audio files to put in the song folder, as (source path, stem name) pairs.
@@ -178,14 +178,21 @@ def open_source(source: Path) -> SourceAudio:
         mix = decoded.get("song") or _sum(source, list(decoded.values()))
         lead_name = next((n for n in _LEAD_STEMS if n in decoded), None)
         lead = decoded[lead_name] if lead_name else mix
-        drum_parts = [a for n, a in decoded.items() if n.startswith("drums")]
+        drum_parts = [a for n, a in decoded.items() if _is_drum_stem(n)]
         drums = _sum(source, drum_parts) if drum_parts else None
         tag_file = stems.get("song") or next(iter(music.values()))
         return SourceAudio(mix, lead, drums, lead_name is not None,
                            tuple((p, n) for n, p in stems.items()), tag_file)
     audio = decode(source)
-    return SourceAudio(audio, audio, None, source.stem.lower() in _LEAD_STEMS,
-                       ((source, "song"),), source)
+    # A single file named like a stem is that stem alone: a lone drums.ogg gets its drum chart.
+    name = source.stem.lower()
+    return SourceAudio(audio, audio, audio if _is_drum_stem(name) else None,
+                       name in _LEAD_STEMS, ((source, "song"),), source)
+
+
+def _is_drum_stem(name: str) -> bool:
+    """``drums`` or ``drums_1``..``drums_4`` (a lower-case stem base name)."""
+    return name in STEM_NAMES and name.startswith("drums")
 
 
 def _sum(folder: Path, parts: list[Audio]) -> Audio:

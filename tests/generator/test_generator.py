@@ -140,6 +140,15 @@ def test_drum_stem_gives_a_drum_chart_on_the_beats(steady: tuple[Synth, Path],
     assert len(drums["Easy"]) < len(drums["Medium"]) < len(drums["Hard"]) < len(drums["Expert"])
 
 
+def test_a_lone_drum_stem_file_gets_a_drum_chart(tmp_path: Path) -> None:
+    synth = render([(120.0, 48)], seed=3)
+    song = generate(write(tmp_path / "drums.wav", synth.mix - synth.lead))
+    kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
+    assert mir_eval.onset.f_measure(synth.beats, kicks - song.lead_in_s, window=0.05)[0] >= 0.9
+    # The same audio under a mix's name is charted as a mix: no drum chart.
+    assert generate(write(tmp_path / "drums and bass.wav", synth.mix - synth.lead)).drums == {}
+
+
 def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
     synth = render([(120.0, 48)], seed=3)
     drums_only = synth.mix - synth.lead
