@@ -2,7 +2,11 @@
 
 Sections (chart-generation.md §5.5 rule 6): bar-synchronous timbre (MFCC from the mix's
 log-mel) and harmony (chroma from its STFT) are cut into segments by
-``librosa.segment.agglomerative``, one segment per ~``SECONDS_PER_SECTION`` s. Segments whose
+``librosa.segment.agglomerative``, one segment per ~``SECONDS_PER_SECTION`` s; a segment
+shorter than ``MIN_SECTION_BARS`` joins the neighbour nearer in features (agglomerative cuts
+also fall on 1–2-bar transitions). On the 54 fixture mixes: 739 sections, median 10 bars,
+0.4 % under 4 bars (before: 25 s per segment and no minimum, 665 sections, median 10 bars,
+22 % under 4 bars; the human charts: median 8 bars, 9 % under 4). Segments whose
 features are close get the same label; the loudest label that repeats is the chorus, the most
 frequent other repeating label the verse; a quiet first/last segment is the intro/outro;
 anything else is a bridge (first time) or "Section N".
@@ -37,8 +41,9 @@ from content.generator.lanes import Note
 from content.generator.spectrum import N_FFT, Spectrum
 from content.generator.tempo import TempoMap
 
-SECONDS_PER_SECTION = 25.0
-MIN_SECTIONS, MAX_SECTIONS = 3, 16
+SECONDS_PER_SECTION = 15.0
+MIN_SECTIONS, MAX_SECTIONS = 3, 24
+MIN_SECTION_BARS = 4  # (module text)
 QUIET_DB = 4.0  # an intro/outro is this much quieter than the song's median segment
 SP_BARS_PER_PHRASE = 10
 SP_MIN_NOTES = 3
@@ -73,7 +78,8 @@ def sections(mix: Spectrum, tempo: TempoMap, end_tick: int) -> list[Section]:
     seconds = tempo.seconds(end_tick)
     k = int(np.clip(round(seconds / SECONDS_PER_SECTION), MIN_SECTIONS,
                     min(MAX_SECTIONS, per_bar.shape[1] // 2)))
-    starts = sorted(set(int(b) for b in librosa.segment.agglomerative(per_bar, k)) | {0})
+    starts = _merge_short(sorted(set(int(b) for b in librosa.segment.agglomerative(per_bar, k))
+                                 | {0}), per_bar)
     bounds = starts + [per_bar.shape[1]]
     seg_feat = np.stack([per_bar[:, a:b].mean(axis=1) for a, b in zip(bounds, bounds[1:])])
     seg_energy = np.array([energy[a:b].mean() for a, b in zip(bounds, bounds[1:])])
@@ -81,6 +87,28 @@ def sections(mix: Spectrum, tempo: TempoMap, end_tick: int) -> list[Section]:
     names = _names(labels, seg_energy)
     return [Section(int(bar_ticks[s]), n, float(e))
             for s, n, e in zip(starts, names, seg_energy, strict=True)]
+
+
+def _merge_short(starts: list[int], per_bar: np.ndarray) -> list[int]:
+    """Segment starts (bar indices, ascending, the first 0) with no segment shorter than
+    ``MIN_SECTION_BARS`` while more than ``MIN_SECTIONS`` remain: the shortest joins the
+    neighbour whose mean features (``per_bar``: features × bars) are nearer."""
+    bounds = [*starts, per_bar.shape[1]]
+
+    def mean(i: int) -> np.ndarray:
+        return per_bar[:, bounds[i]:bounds[i + 1]].mean(axis=1)
+
+    while len(bounds) - 1 > MIN_SECTIONS:
+        lengths = np.diff(bounds)
+        i = int(np.argmin(lengths))
+        if lengths[i] >= MIN_SECTION_BARS:
+            break
+        if i == 0 or (i < len(lengths) - 1 and np.linalg.norm(mean(i) - mean(i + 1))
+                      < np.linalg.norm(mean(i) - mean(i - 1))):
+            del bounds[i + 1]  # joins the next segment
+        else:
+            del bounds[i]  # joins the previous one
+    return bounds[:-1]
 
 
 def _bar_means(feats: np.ndarray, frames: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from content.generator.lanes import Note
 from content.generator.onsets import detect
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.spectrum import analyse
+from content.generator.structure import MIN_SECTION_BARS, _merge_short
 from content.generator.tags import read_tags
 from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
 from tests.generator.synth import fast_run, render, write
@@ -119,3 +120,18 @@ def test_fast_run_after_a_loud_crash_keeps_every_note(tmp_path: Path) -> None:
                                                                       synth.mix))))])
     _, precision, recall = mir_eval.onset.f_measure(synth.tones, found, window=0.025)
     assert recall >= 0.95 and precision >= 0.95
+
+
+def _blocks(*parts: tuple[int, float]) -> np.ndarray:
+    """Bar features (2 × bars): ``(bars, level)`` blocks of constant features."""
+    return np.hstack([np.full((2, bars), level) for bars, level in parts])
+
+
+def test_a_short_segment_joins_the_neighbour_nearer_in_features() -> None:
+    assert MIN_SECTION_BARS == 4
+    # A 1-bar transition that sounds like what follows joins it, and one like what
+    # precedes joins that; a 2-bar start joins the next segment.
+    bars = _blocks((2, 0.0), (8, 1.0), (1, 2.9), (8, 3.0), (1, 3.1), (8, 5.0), (8, 7.0))
+    assert _merge_short([0, 2, 10, 11, 19, 20, 28], bars) == [0, 10, 20, 28]
+    # Never below MIN_SECTIONS (3) segments: a short song keeps its short ones.
+    assert _merge_short([0, 2, 4], _blocks((2, 0.0), (2, 1.0), (8, 2.0))) == [0, 2, 4]
