@@ -10,6 +10,7 @@ from pathlib import PurePath
 
 from django import forms
 
+from content.formats.scan import AUDIO_STEMS
 from content.formats.songini import KNOWN_KEYS, VALID_MULTIPLIER_NOTES, SongIni, is_valid_key, parse_bool
 from content.library.editing import GAMEPLAY_KEYS
 from content.models import DIFF_KEYS
@@ -244,12 +245,11 @@ class UploadForm(forms.Form):
         return files
 
 
-# The generator's own lists (content.generator.audio: AUDIO_EXTENSIONS, STEM_NAMES), copied
-# because importing the generator costs seconds of numpy/librosa start-up in the web process;
-# tests/web/test_generator_page.py checks that they match.
+# The generator's audio extensions (content.generator.audio.AUDIO_EXTENSIONS), copied because
+# importing the generator costs seconds of numpy/librosa start-up in the web process;
+# tests/web/test_generator_page.py checks that they match. Stem names are the formats layer's.
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
-STEM_NAMES = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1", "vocals_2",
-              "drums", "drums_1", "drums_2", "drums_3", "drums_4", "crowd", "preview")
+STEM_NAMES = AUDIO_STEMS
 
 
 class GeneratorForm(forms.Form):

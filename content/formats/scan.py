@@ -43,7 +43,7 @@ INI_NAME = "song.ini"
 CHART_KINDS: dict[str, ChartKind] = {"chart": "chart", "mid": "mid", "midi": "mid"}
 CHART_NAMES = ("notes.chart", "notes.mid", "notes.midi")
 AUDIO_EXTENSIONS = ("ogg", "mp3", "wav", "opus")
-AUDIO_STEMS = ("song", "guitar", "bass", "rhythm", "keys", "vocals", "vocals_1", "vocals_2",
+AUDIO_STEMS = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1", "vocals_2",
                "drums", "drums_1", "drums_2", "drums_3", "drums_4", "crowd", "preview")
 # Stems that are not the song's music: a folder with only these has no audio.
 NON_MUSIC_STEMS = ("preview", "crowd")

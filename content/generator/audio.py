@@ -23,6 +23,7 @@ import numpy as np
 import soundfile
 import soxr
 
+from content.formats.scan import AUDIO_STEMS, NON_MUSIC_STEMS
 from content.generator.errors import GeneratorError
 
 SR = 22050  # Hz; all analysis runs at this rate (librosa's default, enough for onsets and pitch)
@@ -30,9 +31,7 @@ MIN_SECONDS = 10.0
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
 # Reserved stem names Clone Hero plays (formats.md §1.1); "preview" and "crowd" are not music
 # to chart, so they are copied but never analysed.
-STEM_NAMES = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1", "vocals_2",
-              "drums", "drums_1", "drums_2", "drums_3", "drums_4", "crowd", "preview")
-_NOT_MUSIC = ("crowd", "preview")
+STEM_NAMES = AUDIO_STEMS
 _LEAD_STEMS = ("guitar",)  # the stem [ExpertSingle] transcribes when present
 _BLOCK_FRAMES = 1 << 16  # decoded at a time (1.5 s at 44.1 kHz)
 
@@ -168,7 +167,7 @@ def open_source(source: Path) -> SourceAudio:
     source = Path(source)
     if source.is_dir():
         stems = stems_in(source)
-        music = {n: p for n, p in stems.items() if n not in _NOT_MUSIC}
+        music = {n: p for n, p in stems.items() if n not in NON_MUSIC_STEMS}
         if not music:
             raise GeneratorError(source, "the folder has no audio named like a Clone Hero stem "
                                          f"({', '.join(STEM_NAMES[:6])} … with "
