@@ -9,7 +9,8 @@ outside the GIL).
 Inputs: a single audio file (``.ogg .opus .mp3 .wav .flac``) or a folder holding Clone Hero's
 reserved stem names (``song``, ``guitar``, ``rhythm``, ``bass``, ``keys``, ``drums``,
 ``drums_1``..``drums_4``, ``vocals`` … formats.md §1.1). Errors are ``GeneratorError`` naming
-the file: not audio, empty, shorter than ``MIN_SECONDS``, or a folder without audio.
+the file: not audio, empty, shorter than ``MIN_SECONDS`` or longer than the caller's
+``max_seconds`` (default ``MAX_SECONDS``), or a folder without audio.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,9 @@ from content.generator.errors import GeneratorError
 
 SR = 22050  # Hz; all analysis runs at this rate (librosa's default, enough for onsets and pitch)
 MIN_SECONDS = 10.0
+# Analysis holds the whole song in memory: a 48-minute file peaked at 2.0 GB, so the default
+# stops at an hour (longer than any song on a Clone Hero setlist, album-length charts aside).
+MAX_SECONDS = 60 * 60.0
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
 # Reserved stem names Clone Hero plays (formats.md §1.1); "preview" and "crowd" are not music
 # to chart, so they are copied but never analysed.
@@ -75,11 +80,11 @@ class SourceAudio:
     tag_file: Path
 
 
-def decode(path: Path) -> Audio:
+def decode(path: Path, *, max_seconds: float = MAX_SECONDS) -> Audio:
     """``path`` decoded to mono float32 at ``SR``.
 
-    Raises GeneratorError when the file is missing, empty, not decodable audio, or shorter
-    than ``MIN_SECONDS``.
+    Raises GeneratorError when the file is missing, empty, not decodable audio, shorter than
+    ``MIN_SECONDS`` or longer than ``max_seconds`` (found before more than that is decoded).
     """
     path = Path(path)
     if not path.is_file():
@@ -87,25 +92,36 @@ def decode(path: Path) -> Audio:
     if path.stat().st_size == 0:
         raise GeneratorError(path, "the file is empty")
     try:
-        samples = _read_mono(path)
+        samples = _read_mono(path, max_seconds)
     except (soundfile.LibsndfileError, RuntimeError, ValueError):
         # libsndfile misses some MP3/Opus variants and every AAC/M4A: let ffmpeg try.
-        samples = _ffmpeg_decode(path)
+        samples = _ffmpeg_decode(path, max_seconds)
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     if len(samples) / SR < MIN_SECONDS:
         raise GeneratorError(path, f"the audio is {len(samples) / SR:.1f} s long; "
                                    f"at least {MIN_SECONDS:.0f} s are needed to chart it")
+    if len(samples) / SR > max_seconds:
+        raise _too_long(path, max_seconds)
     return Audio(path, samples)
 
 
-def _read_mono(path: Path) -> np.ndarray:
+def _too_long(path: Path, max_seconds: float) -> GeneratorError:
+    limit = f"{max_seconds / 60:g} min" if max_seconds >= 60 else f"{max_seconds:g} s"
+    return GeneratorError(path, f"the audio is longer than {limit}, the most the generator "
+                                "charts")
+
+
+def _read_mono(path: Path, max_seconds: float) -> np.ndarray:
     """libsndfile's decode of ``path`` as mono float32 at ``SR``, shape (n,).
 
     Block by block through a streaming resampler: the whole song never exists as 44.1 kHz
     stereo, which cut the CPU time of a 3.7-minute OGG from 0.40 to 0.30 s (same samples).
-    Raises soundfile.LibsndfileError (or RuntimeError/ValueError) when libsndfile cannot.
+    Raises soundfile.LibsndfileError (or RuntimeError/ValueError) when libsndfile cannot,
+    and GeneratorError, before decoding, when the header says it is over ``max_seconds``.
     """
     with soundfile.SoundFile(path) as audio:
+        if audio.frames > max_seconds * audio.samplerate:
+            raise _too_long(path, max_seconds)
         resampler = (soxr.ResampleStream(audio.samplerate, SR, 1, dtype="float32")
                      if audio.samplerate != SR else None)
         parts = []
@@ -132,13 +148,15 @@ def _downmix(data: np.ndarray) -> np.ndarray:
     return mono
 
 
-def _ffmpeg_decode(path: Path) -> np.ndarray:
+def _ffmpeg_decode(path: Path, max_seconds: float) -> np.ndarray:
+    """ffmpeg's decode of ``path`` as mono float32 at ``SR``; it stops a second past
+    ``max_seconds``, so an over-long file costs no more memory than that."""
     if shutil.which("ffmpeg") is None:
         raise GeneratorError(path, "not audio that libsndfile can read, and ffmpeg is not "
                                    "installed to try further")
     proc = subprocess.run(
         ["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-vn", "-ac", "1",
-         "-ar", str(SR), "-f", "f32le", "-"],
+         "-ar", str(SR), "-t", f"{max_seconds + 1:g}", "-f", "f32le", "-"],
         capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -158,11 +176,11 @@ def stems_in(folder: Path) -> dict[str, Path]:
     return found
 
 
-def open_source(source: Path) -> SourceAudio:
+def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudio:
     """Decode ``source`` (a file or a folder of stems) into the signals the generator needs.
 
     Raises GeneratorError for a missing path, a folder without reserved-name audio, or any
-    file that ``decode`` rejects.
+    file that ``decode`` rejects (``max_seconds`` applies to each file).
     """
     source = Path(source)
     if source.is_dir():
@@ -173,7 +191,8 @@ def open_source(source: Path) -> SourceAudio:
                                          f"({', '.join(STEM_NAMES[:6])} … with "
                                          f"{'/'.join(AUDIO_EXTENSIONS)})")
         with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
-            decoded = dict(zip(music, pool.map(decode, music.values()), strict=True))
+            decoded = dict(zip(music, pool.map(partial(decode, max_seconds=max_seconds),
+                                               music.values()), strict=True))
         mix = decoded.get("song") or _sum(source, list(decoded.values()))
         lead_name = next((n for n in _LEAD_STEMS if n in decoded), None)
         lead = decoded[lead_name] if lead_name else mix
@@ -182,7 +201,7 @@ def open_source(source: Path) -> SourceAudio:
         tag_file = stems.get("song") or next(iter(music.values()))
         return SourceAudio(mix, lead, drums, lead_name is not None,
                            tuple((p, n) for n, p in stems.items()), tag_file)
-    audio = decode(source)
+    audio = decode(source, max_seconds=max_seconds)
     # A single file named like a stem is that stem alone: a lone drums.ogg gets its drum chart.
     name = source.stem.lower()
     return SourceAudio(audio, audio, audio if _is_drum_stem(name) else None,

@@ -18,7 +18,7 @@ import numpy as np
 from content.formats.scan import ALBUM_ART_NAMES
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
-from content.generator.audio import STEM_NAMES, open_source
+from content.generator.audio import MAX_SECONDS, STEM_NAMES, open_source
 from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
@@ -104,7 +104,8 @@ class GeneratedSong:
 
 
 def generate(source: Path, *, name: str | None = None, artist: str | None = None,
-             progress: Progress | None = None) -> GeneratedSong:
+             progress: Progress | None = None, max_seconds: float = MAX_SECONDS
+             ) -> GeneratedSong:
     """Generate a five-fret guitar chart (Expert … Easy) from ``source``.
 
     source: an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
@@ -116,13 +117,15 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     folder's ``album.jpg`` / ``album.png``, else the cover picture in the tags.
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
-    Raises GeneratorError for unusable input (not audio, empty, < 10 s, no beat or notes).
+    max_seconds: the longest audio file charted (s; default ``audio.MAX_SECONDS``, an hour).
+    Raises GeneratorError for unusable input (not audio, empty, < 10 s or > ``max_seconds``,
+    no beat or notes).
     """
     started = time.perf_counter()
     steps = _Steps(progress, 8)
     steps("decoding audio")
     source = Path(source)
-    src = open_source(source)
+    src = open_source(source, max_seconds=max_seconds)
     if float(np.sqrt(np.mean(np.square(src.lead.samples)))) < SILENCE_RMS:
         # Onset detection normalises its envelope, so it would chart the noise floor.
         raise GeneratorError(src.lead.path, "the audio is silent (below -50 dBFS RMS)")

@@ -39,8 +39,8 @@ def song_generate(*, audio: Path, name: str | None = None, artist: str | None = 
     written (tempo, note counts and timing for the caller to show).
     Returns the ImportResult: "imported" (song_id / song_path set), "duplicate" (the same
     chart is in the library already; song_id is that song) or "rejected" (reason says why).
-    Raises GeneratorError when the audio cannot be charted (the message names the file).
-    The scratch folder is always removed.
+    Raises GeneratorError when the audio cannot be charted (the message names the file), as
+    when a file is longer than ``max_audio_seconds()``. The scratch folder is always removed.
     """
     audio = Path(audio)
     total = [0]
@@ -53,7 +53,8 @@ def song_generate(*, audio: Path, name: str | None = None, artist: str | None = 
 
     scratch = Path(settings.SCRATCH_ROOT) / staging_name("-generate")
     try:
-        song = generate(audio, name=name, artist=artist, progress=generator_progress)
+        song = generate(audio, name=name, artist=artist, progress=generator_progress,
+                        max_seconds=max_audio_seconds())
         if on_generated:
             on_generated(song)
         folder = write_song_folder(
@@ -66,6 +67,11 @@ def song_generate(*, audio: Path, name: str | None = None, artist: str | None = 
     if progress:
         progress(total[0], total[0], "done")
     return report.results[0]
+
+
+def max_audio_seconds() -> float:
+    """The longest audio the generator takes here (s), from settings.GENERATOR_MAX_MINUTES."""
+    return settings.GENERATOR_MAX_MINUTES * 60
 
 
 def song_summary(song: GeneratedSong) -> dict:

@@ -42,6 +42,7 @@ def generator(request):
         form = GeneratorForm()
     return render(request, "content/generator.html", {
         "form": form, "limit": limit, "extensions": AUDIO_EXTENSIONS,
+        "max_minutes": settings.GENERATOR_MAX_MINUTES,
         "recent": Job.objects.filter(kind=Job.Kind.GENERATE).select_related(
             "user", "result_song")[:5],
     }, status=status)

@@ -1,6 +1,8 @@
 """End-to-end checks of the chart generator on synthetic songs with known beats and notes."""
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import mir_eval
@@ -11,6 +13,8 @@ import soundfile
 from content.formats.analysis import analyse_chart
 from content.formats.scan import scan_folder
 from content.generator import GeneratedSong, GeneratorError, generate, write_song_folder
+from content.generator.audio import SR as ANALYSIS_SR
+from content.generator.audio import _ffmpeg_decode
 from content.generator.tags import FRONT_COVER
 from tests.generator.synth import SR, Synth, render, write
 from tests.synthaudio import image, tagged_audio
@@ -208,6 +212,36 @@ def test_five_seconds_is_too_short(tmp_path: Path) -> None:
     short = write(tmp_path / "short.wav", render([(120.0, 8)]).mix[: 5 * SR])
     with pytest.raises(GeneratorError, match="10 s"):
         generate(short)
+
+
+def test_audio_longer_than_the_limit_is_refused(tmp_path: Path) -> None:
+    long = write(tmp_path / "long.wav", render([(120.0, 70)]).mix[: 30 * SR])
+    with pytest.raises(GeneratorError, match="longer than 20 s") as err:
+        generate(long, max_seconds=20)
+    assert err.value.path == long
+    assert generate(long, max_seconds=40).seconds > 0  # the same file within the limit
+
+
+def test_a_stem_longer_than_the_limit_names_that_stem(tmp_path: Path) -> None:
+    song = render([(120.0, 70)]).mix
+    write(tmp_path / "song.wav", song[: 15 * SR])
+    write(tmp_path / "guitar.wav", song[: 30 * SR])
+    with pytest.raises(GeneratorError, match="longer than 20 s") as err:
+        generate(tmp_path, max_seconds=20)
+    assert err.value.path == tmp_path / "guitar.wav"
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary")
+def test_ffmpeg_decodes_no_more_than_the_limit(tmp_path: Path) -> None:
+    # AAC is not libsndfile's: ffmpeg decodes it, and stops a second past the limit.
+    wav = write(tmp_path / "in.wav", render([(120.0, 70)]).mix[: 30 * SR])
+    aac = tmp_path / "song.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), "-c:a", "aac", str(aac)],
+                   check=True)
+    with pytest.raises(GeneratorError, match="longer than 20 s") as err:
+        generate(aac, max_seconds=20)
+    assert err.value.path == aac
+    assert len(_ffmpeg_decode(aac, 12)) / ANALYSIS_SR == pytest.approx(13, abs=0.1)
 
 
 def test_folder_without_stems_is_a_clear_error(tmp_path: Path) -> None:

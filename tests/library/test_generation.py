@@ -128,6 +128,13 @@ def test_command_on_text_named_ogg_names_the_file(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_command_refuses_audio_over_generator_max_minutes(click_audio, tmp_path, settings):
+    settings.GENERATOR_MAX_MINUTES = 0.25  # 15 s; the click track is 28 s
+    with pytest.raises(CommandError, match=r"click.ogg: the audio is longer than 15 s"):
+        run_command(click_audio["ogg"], "--out", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_command_needs_out_or_import(click_audio, tmp_path):
     with pytest.raises(CommandError, match="--out"):
         run_command(click_audio["ogg"])
@@ -242,6 +249,16 @@ def test_not_audio_fails_the_job_with_a_message_naming_the_upload(library_root, 
     job.refresh_from_db()
     assert job.state == Job.State.FAILED
     assert job.error.startswith("song.ogg: ") and str(library_root.parent) not in job.error
+
+
+def test_a_job_over_generator_max_minutes_fails_naming_the_upload(click_audio, library_root,
+                                                                  db, settings):
+    settings.GENERATOR_MAX_MINUTES = 0.25
+    job = queued_generate_job(click_audio["ogg"])
+    jobs.job_run(job.pk)
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED and not Song.objects.exists()
+    assert job.error == "song.ogg: the audio is longer than 15 s, the most the generator charts"
 
 
 def test_jobs_with_a_stale_heartbeat_are_marked_failed(library_root, db):

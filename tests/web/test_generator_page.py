@@ -161,6 +161,19 @@ def test_not_audio_ends_as_a_failed_job_naming_the_file(editor_client, library, 
     assert not Song.objects.exists() and jobs.scratch_path(job.arguments["scratch"]).is_dir()
 
 
+def test_audio_over_the_length_limit_fails_with_the_limit_named(editor_client, library, workers,
+                                                               click_ogg, settings):
+    settings.GENERATOR_MAX_MINUTES = 0.25  # 15 s; the click track is 24 s
+    page = editor_client.get(reverse("generator")).content.decode()
+    assert "0.25 minutes of audio per file" in page
+    upload(editor_client, SimpleUploadedFile("long take.ogg", click_ogg))
+    job = Job.objects.get()
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "failed" and not Song.objects.exists()
+    assert status["error"] == ("long take.ogg: the audio is longer than 15 s, the most the "
+                               "generator charts")
+
+
 def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library, held):
     response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
     assert response.status_code == 200

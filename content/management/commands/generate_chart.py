@@ -38,7 +38,7 @@ class Command(BaseCommand):
         # Imported here, not at module level: the generator's imports take seconds, which
         # --help and argument errors need not wait for.
         from content.generator import GeneratorError, generate, write_song_folder
-        from content.library.generation import song_generate, song_summary
+        from content.library.generation import max_audio_seconds, song_generate, song_summary
         from content.storage import library_storage
 
         if not source.exists():
@@ -47,7 +47,8 @@ class Command(BaseCommand):
         summary: dict = {}
         try:
             if out is not None:
-                song = generate(source, name=name, artist=artist)
+                song = generate(source, name=name, artist=artist,
+                                max_seconds=max_audio_seconds())
                 summary = song_summary(song)
                 folder = write_song_folder(song, out)
                 outcome = f"wrote {folder}"
