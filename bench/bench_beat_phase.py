@@ -20,7 +20,10 @@ Reference, in the same run: the 16th with the most notes. Bound: the best single
 one right for most of the song's notes), which no choice of one phase per song can beat; it
 falls short where the meter changes. A second bound (``four_four_ceiling``): beat F of a 4/4
 tempo map with each chart's own tempo and phase, which is what the generator writes at
-best.
+best. A third (``unheard_share``): the share of a chart's beat lines more than ``_UNHEARD_S``
+from every guitar note, where a lone guitar stem is silent and its tempo map can only run on
+at the tempo around the silence; where the song's own tempo moves there, no analysis of the
+stem can follow it.
 Notes off the 16th grid (triplets) are left out; note strength is 1 (the renders of
 ``build_sample_library.py`` play every note at velocity 100).
 
@@ -57,6 +60,7 @@ from content.generator.tempo import track_beats  # noqa: E402
 
 _ON_GRID = 0.1  # a note within this fraction of a 16th of the grid is on it
 _FOUND = 0.9  # the choice finds a song's beat when it is right for this share of its notes
+_UNHEARD_S = 4.0  # a beat line this far from every guitar note is not heard in the stem
 
 
 def guitar_charts() -> list[tuple[str, Path]]:
@@ -101,6 +105,15 @@ def four_four_ceiling(human: Human) -> tuple[float, float]:
     from_zero = max(beat_f(human.beats, human.seconds(np.arange(shift, end + 1, tpq)),
                            human.beats[-1]) for shift in range(0, tpq, tpq // 4))
     return from_bars, from_zero
+
+
+def unheard_share(human: Human) -> float:
+    """Share of the chart's beat lines (after mir_eval's first 5 s, as beat F counts them)
+    more than ``_UNHEARD_S`` seconds from every Expert guitar note."""
+    beats = mir_eval.beat.trim_beats(human.beats)
+    slot = np.clip(np.searchsorted(human.onsets, beats), 1, len(human.onsets) - 1)
+    gap = np.minimum(np.abs(beats - human.onsets[slot - 1]), np.abs(beats - human.onsets[slot]))
+    return float(np.mean(gap > _UNHEARD_S))
 
 
 def best_phases(reference: np.ndarray) -> PhaseChoice:
@@ -195,6 +208,11 @@ def main() -> int:
           f"notes {np.median(ceilings[:, 0]):.3f} ({(ceilings[:, 0] >= 0.95).sum()}); one 4/4 "
           f"signature at the best 16th shift, as the generator writes "
           f"{np.median(ceilings[:, 1]):.3f} ({(ceilings[:, 1] >= 0.95).sum()}).")
+    unheard = np.array([unheard_share(human) for _, human in humans])
+    print(f"Beat lines more than {_UNHEARD_S:g} s from every guitar note (a lone stem is silent "
+          f"there): median {100 * np.median(unheard):.0f} % of a chart's; over 10 % in "
+          f"{(unheard > 0.1).sum()} of {len(unheard)} charts, over 25 % in "
+          f"{(unheard > 0.25).sum()}.")
     if args.library:
         print()
         print_audio_summary(audio_rows(args.library))
