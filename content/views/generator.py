@@ -42,7 +42,7 @@ def generator(request):
         form = GeneratorForm()
     return render(request, "content/generator.html", {
         "form": form, "limit": limit, "extensions": AUDIO_EXTENSIONS,
-        "max_minutes": settings.GENERATOR_MAX_MINUTES,
+        "max_minutes": f"{settings.GENERATOR_MAX_MINUTES:g}",
         "recent": Job.objects.filter(kind=Job.Kind.GENERATE).select_related(
             "user", "result_song")[:5],
     }, status=status)
