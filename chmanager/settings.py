@@ -141,8 +141,8 @@ SYNC_MAX_REMOVED_FRACTION = env.float("SYNC_MAX_REMOVED_FRACTION", default=0.5)
 # Processes that parse charts during a large sync: 0 = one per CPU, 1 = none (parse in the
 # sync's own threads). Chart parsing is pure Python, so threads alone use one core.
 SYNC_WORKERS = env.int("SYNC_WORKERS", default=0)
-# The chart generator holds a whole song in memory (about 45 MB per minute of audio): longer
-# files are refused with a message instead of taking the worker's memory.
+# Longest audio file the chart generator takes (minutes): it holds the whole song in memory
+# (content/generator/audio.py MAX_SECONDS, the generator's own default, says how much).
 GENERATOR_MAX_MINUTES = env.float("GENERATOR_MAX_MINUTES", default=60.0)
 
 # --- Archive import limits (bytes / counts); see ../shared/reference/reliability.md §1.6 ---

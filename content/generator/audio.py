@@ -30,8 +30,8 @@ from content.generator.errors import GeneratorError
 
 SR = 22050  # Hz; all analysis runs at this rate (librosa's default, enough for onsets and pitch)
 MIN_SECONDS = 10.0
-# Analysis holds the whole song in memory: a 48-minute file peaked at 2.0 GB, so the default
-# stops at an hour (longer than any song on a Clone Hero setlist, album-length charts aside).
+# Analysis holds the whole song in memory: a 59-minute file peaked at 2.5 GB (about 43 MB a
+# minute), so the default stops at an hour (past any single song; album-length charts aside).
 MAX_SECONDS = 60 * 60.0
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
 # Reserved stem names Clone Hero plays (formats.md §1.1); "preview" and "crowd" are not music
