@@ -364,9 +364,7 @@ class DavServer:
                 "verbose": 0,
                 "logging": {"enable": False},
             })
-            self.faults = []
-            self.seen = []
-            self._log_generation += 1
+            self._forget()
         return self
 
     # --- test helpers ----------------------------------------------------------------------
@@ -380,9 +378,14 @@ class DavServer:
     def clear(self) -> None:
         """Forget faults and the request log."""
         with self._lock:
-            self.faults = []
-            self.seen = []
-            self._log_generation += 1
+            self._forget()
+
+    def _forget(self) -> None:
+        # Callers hold self._lock. The generation goes with the log: requests that arrived
+        # before are answered unlogged.
+        self.faults = []
+        self.seen = []
+        self._log_generation += 1
 
     def count(self, method: str | None = None, *, depth: str | None = None,
               path: str | None = None) -> int:
