@@ -68,6 +68,8 @@ class SourceAudio:
     drums: the drum stem(s) summed (a folder's, or a single file named like one), or None.
     lead_is_stem: ``lead`` is a guitar stem (from a folder, or a single file named like the
         ``guitar`` stem) rather than a full mix.
+    drums_only: every music stem is a drum stem (a folder of drum stems, or a single file
+        named like one): there is no melodic part to chart guitar from.
     files: the audio files to put in the song folder, as (source path, stem name) pairs.
     tag_file: the file whose tags (title, artist) name the song.
     """
@@ -76,6 +78,7 @@ class SourceAudio:
     lead: Audio
     drums: Audio | None
     lead_is_stem: bool
+    drums_only: bool
     files: tuple[tuple[Path, str], ...]
     tag_file: Path
 
@@ -200,12 +203,15 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         drums = _sum(source, drum_parts) if drum_parts else None
         tag_file = stems.get("song") or next(iter(music.values()))
         return SourceAudio(mix, lead, drums, lead_name is not None,
+                           len(drum_parts) == len(decoded),
                            tuple((p, n) for n, p in stems.items()), tag_file)
     audio = decode(source, max_seconds=max_seconds)
-    # A single file named like a stem is that stem alone: a lone drums.ogg gets its drum chart.
+    # A single file named like a stem is that stem alone: a lone drums.ogg gets a drum chart
+    # (and no guitar chart made of its hits).
     name = source.stem.lower()
-    return SourceAudio(audio, audio, audio if _is_drum_stem(name) else None,
-                       name in _LEAD_STEMS, ((source, "song"),), source)
+    drums_only = _is_drum_stem(name)
+    return SourceAudio(audio, audio, audio if drums_only else None, name in _LEAD_STEMS,
+                       drums_only, ((source, "song"),), source)
 
 
 def _is_drum_stem(name: str) -> bool:

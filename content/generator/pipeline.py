@@ -54,9 +54,10 @@ class GeneratedSong:
 
     name / artist: song.ini and [Song] names. tempo: the tempo map (its ``seconds(tick)``
     gives chart time). bpm: the tempo covering most of the song. tracks: difficulty
-    (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → notes. drums: the same for the
-    drum chart (empty without a drum stem). sections, star_power, drum_star_power,
-    drum_fills ((tick, length) pairs, shared by all difficulties). chart_text: ``notes.chart``.
+    (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → guitar notes (empty when the input
+    is drum stems alone). drums: the same for the drum chart (empty without a drum stem).
+    sections, star_power, drum_star_power, drum_fills ((tick, length) pairs, shared by all
+    difficulties). chart_text: ``notes.chart``.
     song_ini: ``song.ini`` text. audio_files: (source file, stem name) pairs to put in the
     folder. album_art: (``"jpg"`` or ``"png"``, image bytes) for ``album.*``, or None.
     lead_in_s: silence added before the audio (0 when the song starts late enough);
@@ -110,7 +111,9 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
 
     source: an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
     (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present,
-    and a drum chart is made when a drum stem is present).
+    and a drum chart is made when a drum stem is present). Drum stems alone (a folder of
+    them, or one file named like one) give the drum chart only: a guitar chart of drum hits
+    would be no guitar part.
     name / artist: override the file's tags (mutagen); fall back to the file or folder
     name (the folder's for a stem-named file), split at " - " when it reads "Artist - Title".
     The tags' album, genre, year and track go into song.ini; the album art is a stems
@@ -174,13 +177,15 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     song_sections = sections(mix, tempo, end_tick)
     starts = [s.tick for s in song_sections]
     steps("placing notes")
-    tones = lanes_.tones(lead_audio, grid)
-    groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
-    expert = lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), lead, tempo,
-                                 audio_end_s)
+    expert: list[Note] = []
+    if not src.drums_only:
+        tones = lanes_.tones(lead_audio, grid)
+        groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
+        expert = lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), lead,
+                                     tempo, audio_end_s)
     steps("reducing difficulties")
-    tracks = reduce_all(expert, starts, tempo)
-    phrases = star_power(tracks, tempo)
+    tracks = reduce_all(expert, starts, tempo) if expert else {}
+    phrases = star_power(tracks, tempo) if tracks else []
     drums = {} if kit is None else drum_tracks(
         kit, [o for o in quantise(kit_raw, tempo) if charted[0] <= o.seconds <= charted[1]])
     drum_phrases = star_power(drums, tempo) if drums else []
@@ -201,7 +206,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
            if value is not None},
         "charter": CHARTER, "song_length": length_ms,
         "preview_start_time": int(round(tempo.seconds(preview_start(song_sections)) * 1000)),
-        "diff_guitar": _difficulty_tier(expert, tempo),
+        **({"diff_guitar": _difficulty_tier(expert, tempo)} if expert else {}),
         **({"diff_drums": _difficulty_tier(drums["Expert"], tempo, _DRUM_NPS_SCALE)}
            if drums else {}),
     }).to_bytes().decode("utf-8")

@@ -144,13 +144,32 @@ def test_drum_stem_gives_a_drum_chart_on_the_beats(steady: tuple[Synth, Path],
     assert len(drums["Easy"]) < len(drums["Medium"]) < len(drums["Hard"]) < len(drums["Expert"])
 
 
-def test_a_lone_drum_stem_file_gets_a_drum_chart(tmp_path: Path) -> None:
+def _drums_only(song: GeneratedSong) -> None:
+    """A drum chart with no guitar part that passes the chart checks."""
+    assert song.tracks == {} and set(song.drums) == {"Expert", "Hard", "Medium", "Easy"}
+    assert "Single]" not in song.chart_text and "diff_guitar" not in _ini(song)
+    summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
+    assert [i.type for i in summary.issues if i.type in MUST_PASS] == []
+    assert {t.instrument for t in summary.tracks} == {"drums"}
+
+
+def test_a_lone_drum_stem_file_gets_a_drum_chart_only(tmp_path: Path) -> None:
     synth = render([(120.0, 48)], seed=3)
     song = generate(write(tmp_path / "drums.wav", synth.mix - synth.lead))
     kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
     assert mir_eval.onset.f_measure(synth.beats, kicks - song.lead_in_s, window=0.05)[0] >= 0.9
-    # The same audio under a mix's name is charted as a mix: no drum chart.
-    assert generate(write(tmp_path / "drums and bass.wav", synth.mix - synth.lead)).drums == {}
+    _drums_only(song)
+    # The same audio under a mix's name is charted as a mix: guitar, no drum chart.
+    mix = generate(write(tmp_path / "drums and bass.wav", synth.mix - synth.lead))
+    assert mix.drums == {} and mix.note_counts["Expert"] > 0
+
+
+def test_a_folder_of_drum_stems_alone_gets_a_drum_chart_only(tmp_path: Path) -> None:
+    synth = render([(120.0, 48)], seed=3)
+    write(tmp_path / "drums_1.wav", synth.mix - synth.lead)
+    write(tmp_path / "drums_2.wav", (synth.mix - synth.lead) * 0.5)
+    (tmp_path / "preview.wav").symlink_to(tmp_path / "drums_2.wav")  # no music: not charted
+    _drums_only(generate(tmp_path))
 
 
 def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:

@@ -105,6 +105,19 @@ def test_command_says_when_the_tempo_map_follows_a_lone_guitar_stem(click_audio,
                      output, re.M)
 
 
+def test_command_on_drum_stems_alone_imports_a_drum_chart_only(click_audio, library_root, db):
+    stems = library_root.parent / "stems"
+    stems.mkdir()
+    (stems / "drums.ogg").write_bytes(click_audio["ogg"].read_bytes())
+    output = run_command(stems, "--import", "--name", "Click", "--artist", "Tests")
+    assert "guitar notes" not in output
+    assert re.search(r"^drums notes: Expert \d+, Hard \d+, Medium \d+, Easy \d+$", output, re.M)
+    assert re.search(r"star power phrases: drums \d+, with \d+ fills,", output)
+    song = Song.objects.get()
+    assert {t.instrument for t in song.tracks.all()} == {"drums"}
+    assert check_song_folder(library_root / song.path) == {}
+
+
 def test_command_import_puts_the_song_in_the_library(click_audio, library_root, db):
     output = run_command(click_audio["wav"], "--import", "--name", "Click", "--artist", "Tests")
     song = Song.objects.get()

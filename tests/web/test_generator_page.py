@@ -117,6 +117,21 @@ def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, libr
     assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
 
 
+def test_a_drum_stem_alone_lands_as_a_drum_chart_only(editor_client, library, workers,
+                                                     click_ogg):
+    page = editor_client.get(reverse("generator")).content.decode()
+    assert "drum stems alone give a drum chart only" in page
+    upload(editor_client, SimpleUploadedFile("drums.ogg", click_ogg), name="Beat")
+    job = Job.objects.get()
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "done", status["error"]
+    assert status["result"]["note_counts"] == {} and status["result"]["drum_counts"]["Expert"]
+    detail = editor_client.get(job.get_absolute_url()).content.decode()
+    assert "Drum notes" in detail and "Guitar notes" not in detail
+    song = Song.objects.get()
+    assert {t.instrument for t in song.tracks.all()} == {"drums"}
+
+
 def test_a_lone_guitar_stem_job_says_its_tempo_map_follows_the_notes(editor_client, library,
                                                                        workers, click_ogg):
     page = editor_client.get(reverse("generator")).content.decode()

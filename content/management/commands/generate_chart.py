@@ -16,7 +16,8 @@ DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 
 
 class Command(BaseCommand):
-    help = ("Generate a Clone Hero chart (Expert to Easy guitar; drums with a drum stem) from "
+    help = ("Generate a Clone Hero chart (Expert to Easy guitar; drums with a drum stem, drums "
+            "only from drum stems alone) from "
             "an audio file (ogg, opus, mp3, wav, flac) or a folder of stems (song.ogg, "
             "guitar.ogg, drums.ogg ...), and write it to a folder or import it into the library.")
 
@@ -85,10 +86,10 @@ class Command(BaseCommand):
             if counts:
                 self.stdout.write(f"{label} notes: " + ", ".join(
                     f"{d} {counts[d]}" for d in DIFFICULTIES if d in counts))
-        star_power = f"{summary['star_power']}"
+        star_power = f"{summary['star_power']}" if summary["note_counts"] else ""
         if summary["drum_counts"]:
-            star_power += (f" (drums {summary['drum_star_power']}, with "
-                           f"{summary['drum_fills']} fills)")
+            drums = f"drums {summary['drum_star_power']}, with {summary['drum_fills']} fills"
+            star_power = f"{star_power} ({drums})" if star_power else drums
         self.stdout.write(f"sections: {summary['sections']}, star power phrases: {star_power}, "
                           f"lead-in {summary['lead_in_s']:.2f} s")
         self.stdout.write(f"seconds: {seconds:.1f} (generator {summary['seconds']:.1f})")
