@@ -30,7 +30,8 @@ from content.generator.structure import (Section, drum_fills, preview_start, sec
 from content.generator.tags import Tags, read_tags
 from content.generator.tatum import stem_beats
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
-                                     build_tempo_map, downbeat_phase, track_beats)
+                                     build_tempo_map, downbeat_phase, notes_level,
+                                     track_beats)
 from content.generator.writer import chart_text, write_audio
 
 LEAD_IN_S = 2.0  # silence before the first note (scan-chart smallLeadingSilence; convention)
@@ -145,6 +146,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
     onset_s = np.array([o.seconds for o in raw])
+    beats = notes_level(beats, onset_s)
     beats_from_notes = src.lead_is_stem and src.mix is src.lead
     if beats_from_notes:
         # A lone guitar stem: no drums hold the tracker's phase, the notes' grid does.

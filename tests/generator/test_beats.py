@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from content.generator import GeneratedSong, generate
-from tests.generator.synth import phrased, syncopated, write
+from content.generator.tempo import notes_level
+from tests.generator.synth import phrased, render, syncopated, write
 
 
 def _beat_f(song: GeneratedSong, truth: np.ndarray) -> float:
@@ -41,3 +42,27 @@ def test_a_lone_stem_keeps_its_beat_where_accents_move_to_the_sixteenth_after_it
     synth = phrased(110.0, 40, seed=3)
     song = generate(write(tmp_path / "guitar.wav", synth.mix))
     assert _beat_f(song, synth.beats) >= 0.95
+
+
+def test_a_fast_song_is_charted_at_its_own_tempo_not_half(tmp_path: Path) -> None:
+    # 170 BPM is as far above the tracker's 120 BPM prior as 85 is below it; tracked at 85,
+    # the 16ths were 32nds and the 1/16 grid dropped them (lone stem onset F@50 0.85).
+    synth = render([(170.0, 128)], seed=3)
+    stem = generate(write(tmp_path / "guitar.wav", synth.lead))
+    assert stem.bpm == pytest.approx(170.0, rel=0.01)
+    notes = stem.note_seconds() - stem.lead_in_s
+    assert mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0] >= 0.95
+    assert generate(write(tmp_path / "song.wav", synth.mix)).bpm == pytest.approx(170.0, rel=0.01)
+
+
+def test_beats_double_on_runs_of_32nds_only() -> None:
+    beats = np.arange(0.0, 60.0, 0.6)  # 100 BPM: a 16th is 0.15 s, a 32nd 0.075 s
+    eighths = np.arange(0.0, 60.0, 0.3)
+    # A flam just after every beat is a lone short step: the level stays.
+    flams = np.sort(np.concatenate([eighths, beats + 0.07]))
+    assert notes_level(beats, flams) is beats
+    # Runs of 32nds (16ths of a song at 200 BPM) outnumbering the 16ths: twice the tempo.
+    run_starts = np.arange(0.0, 60.0, 1.2)[:, np.newaxis]
+    runs = np.sort(np.concatenate([eighths, (run_starts + np.arange(1, 4) * 0.075).ravel()]))
+    doubled = notes_level(beats, runs)
+    assert np.allclose(doubled, np.arange(2 * len(beats) - 1) * 0.3)
