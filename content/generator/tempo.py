@@ -56,6 +56,7 @@ ALIGN_WINDOW_S = 0.030
 _ALIGN_BEATS = 2
 _LOCAL_RANGE = 1.42  # a window's tempo may differ from the song's by up to half an octave
 _LEAD_IN_RATIO = 1.5  # a lead-in within the first bar: at most this much faster or slower
+_LEAD_IN_BARS = 4  # the most lead-in bars before the first tracked beat (build_tempo_map)
 _MIN_FINE_STEPS = 16  # 32nd steps between notes needed before beats double (notes_level)
 
 
@@ -97,12 +98,16 @@ class TempoMap:
         return self.beats_per_bar * RESOLUTION
 
     def main_bpm(self, end_tick: int) -> float:
-        """The tempo that covers the most ticks up to ``end_tick`` (BPM)."""
-        spans: dict[int, int] = {}
+        """The song's tempo (BPM): the median over the ticks up to ``end_tick``. A live
+        recording's map has many slightly different ``B`` values, so the single value that
+        covers the most ticks can be any of them (or a lead-in's)."""
         bounds = [t for t, _ in self.tempos[1:]] + [end_tick]
-        for (tick, bpm), nxt in zip(self.tempos, bounds, strict=True):
-            spans[bpm] = spans.get(bpm, 0) + max(0, min(nxt, end_tick) - tick)
-        return max(spans, key=spans.get) / 1000.0
+        spans = np.array([max(0, min(nxt, end_tick) - tick)
+                          for (tick, _), nxt in zip(self.tempos, bounds, strict=True)])
+        bpms = np.array([bpm for _, bpm in self.tempos])
+        order = np.argsort(bpms)
+        middle = np.searchsorted(np.cumsum(spans[order]), spans.sum() / 2)
+        return bpms[order][min(middle, len(bpms) - 1)] / 1000.0
 
 
 def _seconds_per_tick(milli_bpm: int) -> float:
@@ -270,8 +275,16 @@ def build_tempo_map(beats: np.ndarray, downbeat: int) -> TempoMap:
 
     Beat index ``downbeat`` must land on a bar line, so the lead-in from 0 s to the first
     beat gets ``k`` whole beats with ``k + downbeat`` a multiple of 4, ``k`` chosen so its
-    tempo is closest to the song's first tempo.
+    tempo is closest to the song's first tempo. Where the first beat comes more than
+    ``_LEAD_IN_BARS`` bars after 0 s (a quiet intro the tracker found no beat in), the beats
+    are first extended back by whole bars at the first bar's tempo, so the intro keeps the
+    song's tempo: 30 s of silence before Tank! once became 17 lead-in beats at 25 BPM.
     """
+    bar_s = BEATS_PER_BAR * float(np.median(np.diff(beats[:BEATS_PER_BAR + 1])))
+    bars = int(beats[0] // bar_s) - (_LEAD_IN_BARS - 1)
+    if bars > 0:
+        beats = np.concatenate([beats[0] - bar_s / BEATS_PER_BAR
+                                * np.arange(bars * BEATS_PER_BAR, 0, -1), beats])
     period = float(np.median(np.diff(beats)))
     while len(beats) > 2 and (beats[0] < 0.5 * period or (
             beats[0] < BEATS_PER_BAR * period
@@ -295,7 +308,7 @@ def _lead_in(first_s: float, period_s: float, downbeat: int) -> tuple[int, float
     """(beats, speed-up): the number of lead-in beats before a first beat at ``first_s``
     that makes beat ``downbeat`` start a bar, with its tempo closest to ``period_s``; how
     many times faster than the song's that lead-in tempo is (< 1: slower)."""
-    candidates = [k for k in range(1, 4 * BEATS_PER_BAR + 2)
+    candidates = [k for k in range(1, _LEAD_IN_BARS * BEATS_PER_BAR + 2)
                   if (k + downbeat) % BEATS_PER_BAR == 0]
     beats = min(candidates, key=lambda k: abs(np.log(k * period_s / first_s)))
     return beats, beats * period_s / first_s

@@ -172,6 +172,15 @@ def test_a_folder_of_drum_stems_alone_gets_a_drum_chart_only(tmp_path: Path) -> 
     _drums_only(generate(tmp_path))
 
 
+def test_a_long_silent_intro_keeps_the_song_tempo(tmp_path: Path) -> None:
+    synth = render([(128.0, 48)], start=30.0, seed=3)
+    song = generate(write(tmp_path / "song.wav", synth.mix))
+    assert song.bpm == pytest.approx(128.0, rel=0.005)
+    assert song.tempo.bpm_at(0) == pytest.approx(128.0, rel=0.1)  # was 17 beats at 34 BPM
+    notes = song.note_seconds() - song.lead_in_s
+    assert mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0] >= 0.9
+
+
 def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
     synth = render([(120.0, 48)], seed=3)
     drums_only = synth.mix - synth.lead

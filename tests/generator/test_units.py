@@ -59,6 +59,24 @@ def test_a_downbeat_soon_after_the_start_does_not_squeeze_a_bar_into_the_lead_in
     assert tick == pytest.approx(round(tick / 768) * 768, abs=1)
     assert tempo.bpm_at(tick) == pytest.approx(140.0, abs=0.01)
 
+
+def test_a_late_first_beat_gets_a_lead_in_at_the_song_tempo() -> None:
+    # 30 s of silence before the first tracked beat: once 17 lead-in beats at 25 BPM.
+    beats = 30.0 + 0.5 * np.arange(64)
+    tempo = build_tempo_map(beats, downbeat=1)
+    assert tempo.bpm_at(0) == pytest.approx(120.0, rel=0.1)
+    tick = tempo.ticks(beats[1])
+    assert tick == pytest.approx(round(tick / 768) * 768, abs=1)
+    assert tempo.main_bpm(int(tempo.ticks(beats[-1]))) == pytest.approx(120.0, abs=0.01)
+
+
+def test_main_bpm_is_the_median_over_the_song() -> None:
+    # A live map: every B value differs a little; the most-ticks rule took the lead-in's.
+    tempo = TempoMap(((0, 90000), (1920, 120500), (2880, 119500), (3840, 121000),
+                      (4800, 120000), (5760, 119000)))
+    assert tempo.main_bpm(6720) == 119.5  # half the ticks are at or below 119.5 BPM
+
+
 def _dense_expert() -> list[Note]:
     """Eight bars of varied rhythm (16ths, triplets, 8ths) on all five lanes, some chords."""
     rng = np.random.default_rng(5)
