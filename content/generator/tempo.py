@@ -52,6 +52,7 @@ _WINDOW_S = 12.0
 _COMB = ((0.25, 0.5), (0.5, 1.0), (1, 1.0), (2, 1.0), (3, 1.0), (4, 1.0))
 _COMB_REACH = max(k for k, _ in _COMB)
 _SMOOTH = 7
+_SILENT_DB = -60.0  # frames this far below the loudest are silence to the tempo curve
 ALIGN_WINDOW_S = 0.030
 _ALIGN_BEATS = 2
 _LOCAL_RANGE = 1.42  # a window's tempo may differ from the song's by up to half an octave
@@ -137,9 +138,14 @@ def local_bpm(spec: Spectrum) -> np.ndarray:
     """
     fps = spec.sr / HOP
     env = np.maximum(spec.envelope - ndimage.uniform_filter1d(spec.envelope, 64), 0.0)
+    # Windows over silence before or after the music would weigh its first and last seconds
+    # once per window that reaches into them.
+    sounding = np.flatnonzero(spec.energy_db > _SILENT_DB)
+    first, last = (sounding[0], sounding[-1] + 1) if len(sounding) else (0, len(env))
     win = min(int(_WINDOW_S * fps), len(env))
+    first = max(0, min(first, last - win))
     step = max(1, int(fps))
-    starts = np.arange(0, max(1, len(env) - win + 1), step)
+    starts = np.arange(first, max(first + 1, last - win + 1), step)
     frames = np.stack([env[s:s + win] for s in starts]) * np.hanning(win)
     spectrum_ = np.abs(np.fft.rfft(frames, n=2 * win, axis=1)) ** 2
     acf = np.fft.irfft(spectrum_, axis=1)[:, :win]
