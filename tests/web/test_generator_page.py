@@ -117,31 +117,31 @@ def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, libr
     assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
 
 
+def generate_one_stem(client, filename: str, audio: bytes) -> tuple[str, dict, str]:
+    """Upload one stem on the Generator page and wait for its job to finish: (the page it was
+    uploaded from, the job's final status, the job's page)."""
+    page = client.get(reverse("generator")).content.decode()
+    upload(client, SimpleUploadedFile(filename, audio), name=Path(filename).stem)
+    job = Job.objects.get()
+    status = wait_until_finished(client, job)
+    assert status["state"] == "done", status["error"]
+    return page, status, client.get(job.get_absolute_url()).content.decode()
+
+
 def test_a_drum_stem_alone_lands_as_a_drum_chart_only(editor_client, library, workers,
                                                      click_ogg):
-    page = editor_client.get(reverse("generator")).content.decode()
+    page, status, detail = generate_one_stem(editor_client, "drums.ogg", click_ogg)
     assert "drum stems alone give a drum chart only" in page
-    upload(editor_client, SimpleUploadedFile("drums.ogg", click_ogg), name="Beat")
-    job = Job.objects.get()
-    status = wait_until_finished(editor_client, job)
-    assert status["state"] == "done", status["error"]
     assert status["result"]["note_counts"] == {} and status["result"]["drum_counts"]["Expert"]
-    detail = editor_client.get(job.get_absolute_url()).content.decode()
     assert "Drum notes" in detail and "Guitar notes" not in detail
-    song = Song.objects.get()
-    assert {t.instrument for t in song.tracks.all()} == {"drums"}
+    assert {t.instrument for t in Song.objects.get().tracks.all()} == {"drums"}
 
 
 def test_a_lone_guitar_stem_job_says_its_tempo_map_follows_the_notes(editor_client, library,
                                                                        workers, click_ogg):
-    page = editor_client.get(reverse("generator")).content.decode()
+    page, status, detail = generate_one_stem(editor_client, "guitar.ogg", click_ogg)
     assert "give <code>song.ogg</code> or <code>drums.ogg</code> too" in page
-    upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg), name="Lone")
-    job = Job.objects.get()
-    status = wait_until_finished(editor_client, job)
-    assert status["state"] == "done", status["error"]
     assert status["result"]["beats_from_notes"] is True
-    detail = editor_client.get(job.get_absolute_url()).content.decode()
     assert "from the guitar stem's notes alone" in detail
 
 
