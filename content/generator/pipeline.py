@@ -54,7 +54,7 @@ class GeneratedSong:
     """A generated chart, ready to write.
 
     name / artist: song.ini and [Song] names. tempo: the tempo map (its ``seconds(tick)``
-    gives chart time). bpm: the tempo covering most of the song. tracks: difficulty
+    gives chart time). bpm: the song's median tempo (``TempoMap.main_bpm``). tracks: difficulty
     (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → guitar notes (empty when the input
     is drum stems alone). drums: the same for the drum chart (empty without a drum stem).
     sections, star_power, drum_star_power, drum_fills ((tick, length) pairs, shared by all
