@@ -56,7 +56,7 @@ from content.generator.onsets import detect  # noqa: E402
 from content.generator.spectrum import analyse  # noqa: E402
 from content.generator.tatum import (REST_BEATS, Grid, PhaseChoice, beat_phases,  # noqa: E402
                                      stem_beats)
-from content.generator.tempo import track_beats  # noqa: E402
+from content.generator.tempo import notes_level, track_beats  # noqa: E402
 
 _ON_GRID = 0.1  # a note within this fraction of a 16th of the grid is on it
 _FOUND = 0.9  # the choice finds a song's beat when it is right for this share of its notes
@@ -150,12 +150,13 @@ def audio_rows(library: Path) -> list[tuple[str, float, float, float]]:
             continue
         audio = open_source(folder / "guitar.ogg").mix
         spec = analyse(audio)
-        tracked = track_beats(spec)
         onsets = detect(spec)
         times = np.array([o.seconds for o in onsets])
+        tracked = track_beats(spec)
+        level = notes_level(tracked, times)  # the beats the pipeline gives stem_beats
         strengths = np.array([o.strength for o in onsets])
-        chosen = stem_beats(tracked, times, strengths, end_s=audio.seconds)
-        best = stem_beats(tracked, times, strengths, end_s=audio.seconds,
+        chosen = stem_beats(level, times, strengths, end_s=audio.seconds)
+        best = stem_beats(level, times, strengths, end_s=audio.seconds,
                           choose=best_phases(human.beats))
         row = (folder.name, *(beat_f(human.beats, b, audio.seconds)
                               for b in (tracked, chosen, best)))
