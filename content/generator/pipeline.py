@@ -136,7 +136,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("analysing the spectrum")
     mix = analyse(src.mix)
     lead = mix if src.lead is src.mix else analyse(src.lead)
-    kit = analyse(src.drums) if src.drums is not None else None
+    kit = None if src.drums is None else mix if src.drums is src.mix else analyse(src.drums)
     steps("tracking beats and onsets")
     beats = track_beats(mix)
     raw = detect(lead, focus=not src.lead_is_stem)
@@ -158,8 +158,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     pad_frames = _lead_in_frames(first, beats, downbeat, mix.sr)
     pad_s = pad_frames * HOP / mix.sr
     if pad_frames:
-        mix, lead = mix.delayed(pad_frames), lead.delayed(pad_frames)
-        kit = kit.delayed(pad_frames) if kit is not None else None
+        # The lead and the kit are often the mix itself: pad its spectrum once.
+        delayed = mix.delayed(pad_frames)
+        lead = delayed if lead is mix else lead.delayed(pad_frames)
+        kit = None if kit is None else delayed if kit is mix else kit.delayed(pad_frames)
+        mix = delayed
         beats = beats + pad_s
         raw = [Onset(o.seconds + pad_s, o.strength) for o in raw]
         kit_raw = [Onset(o.seconds + pad_s, o.strength) for o in kit_raw]
