@@ -247,9 +247,8 @@ class UploadForm(forms.Form):
 
 # The generator's audio extensions (content.generator.audio.AUDIO_EXTENSIONS), copied because
 # importing the generator costs seconds of numpy/librosa start-up in the web process;
-# tests/web/test_generator_page.py checks that they match. Stem names are the formats layer's.
+# tests/web/test_generator_page.py checks that they match.
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
-STEM_NAMES = AUDIO_STEMS
 
 
 class GeneratorForm(forms.Form):
@@ -275,10 +274,10 @@ class GeneratorForm(forms.Form):
             seen: dict[str, str] = {}
             for upload in files:
                 stem = PurePath(upload.name).stem.lower()
-                if stem not in STEM_NAMES:
+                if stem not in AUDIO_STEMS:
                     raise forms.ValidationError(
                         f"{upload.name}: several files must be stems named like Clone Hero's "
-                        f"({', '.join(STEM_NAMES[:6])} …), e.g. guitar.ogg and song.ogg.")
+                        f"({', '.join(AUDIO_STEMS[:6])} …), e.g. guitar.ogg and song.ogg.")
                 if stem in seen:
                     raise forms.ValidationError(
                         f"{seen[stem]} and {upload.name} are the same stem; upload one of them.")
@@ -291,7 +290,7 @@ class GeneratorForm(forms.Form):
         # Stem files are named after their part: without a name the song would be "guitar"
         # or the upload folder's name, by "Unknown Artist".
         if files and not data.get("name") and all(
-                PurePath(f.name).stem.lower() in STEM_NAMES for f in files):
+                PurePath(f.name).stem.lower() in AUDIO_STEMS for f in files):
             self.add_error("name", f"{', '.join(f.name for f in files)}: stems are named after "
                                    "their part, not the song; give the song's name.")
         return data

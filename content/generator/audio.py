@@ -34,9 +34,6 @@ MIN_SECONDS = 10.0
 # minute), so the default stops at an hour (past any single song; album-length charts aside).
 MAX_SECONDS = 60 * 60.0
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
-# Reserved stem names Clone Hero plays (formats.md §1.1); "preview" and "crowd" are not music
-# to chart, so they are copied but never analysed.
-STEM_NAMES = AUDIO_STEMS
 _LEAD_STEMS = ("guitar",)  # the stem [ExpertSingle] transcribes when present
 _BLOCK_FRAMES = 1 << 16  # decoded at a time (1.5 s at 44.1 kHz)
 
@@ -172,7 +169,7 @@ def stems_in(folder: Path) -> dict[str, Path]:
     """Reserved-name audio files in ``folder``: stem name → path (first extension wins)."""
     found: dict[str, Path] = {}
     for ext in AUDIO_EXTENSIONS:
-        for name in STEM_NAMES:
+        for name in AUDIO_STEMS:
             path = folder / f"{name}{ext}"
             if name not in found and path.is_file():
                 found[name] = path
@@ -191,7 +188,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         music = {n: p for n, p in stems.items() if n not in NON_MUSIC_STEMS}
         if not music:
             raise GeneratorError(source, "the folder has no audio named like a Clone Hero stem "
-                                         f"({', '.join(STEM_NAMES[:6])} … with "
+                                         f"({', '.join(AUDIO_STEMS[:6])} … with "
                                          f"{'/'.join(AUDIO_EXTENSIONS)})")
         with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
             decoded = dict(zip(music, pool.map(partial(decode, max_seconds=max_seconds),
@@ -216,7 +213,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
 
 def _is_drum_stem(name: str) -> bool:
     """``drums`` or ``drums_1``..``drums_4`` (a lower-case stem base name)."""
-    return name in STEM_NAMES and name.startswith("drums")
+    return name in AUDIO_STEMS and name.startswith("drums")
 
 
 def _sum(folder: Path, parts: list[Audio]) -> Audio:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from content.formats.scan import ALBUM_ART_NAMES
+from content.formats.scan import ALBUM_ART_NAMES, AUDIO_STEMS
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
-from content.generator.audio import MAX_SECONDS, STEM_NAMES, open_source
+from content.generator.audio import MAX_SECONDS, open_source
 from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
@@ -285,7 +285,7 @@ def _names(tags: Tags, source: Path, name: str | None, artist: str | None) -> tu
     is used."""
     if source.is_dir():
         fallback = source.name
-    elif source.stem.lower() in STEM_NAMES:
+    elif source.stem.lower() in AUDIO_STEMS:
         fallback = source.parent.name
     else:
         fallback = source.stem
