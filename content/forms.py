@@ -217,8 +217,20 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, (list, tuple)):
             if not data:
                 return super().clean(None, initial)  # "required" error
-            return [super(MultipleFileField, self).clean(item, initial) for item in data]
-        return [super().clean(data, initial)]
+            return [self._clean_file(item, initial) for item in data]
+        return [self._clean_file(data, initial)]
+
+    def _clean_file(self, upload, initial):
+        """One upload cleaned; its errors (e.g. Django's "The submitted file is empty.") are
+        prefixed with its name, as several files share the field."""
+        try:
+            return super().clean(upload, initial)
+        except forms.ValidationError as error:
+            name = getattr(upload, "name", None)
+            if not name:
+                raise
+            raise forms.ValidationError([f"{name}: {message}" for message in error.messages],
+                                        code=getattr(error, "code", None)) from error
 
 
 def with_suffixes(files: list, suffixes: tuple[str, ...], what: str) -> None:

@@ -193,6 +193,9 @@ def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library,
     response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
     assert response.status_code == 200
     assert "notes.txt: not an audio file" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", b"x"),
+                      SimpleUploadedFile("song.ogg", b""))
+    assert "song.ogg: The submitted file is empty." in response.content.decode()
     response = upload(editor_client, SimpleUploadedFile("a.ogg", b"x"),
                       SimpleUploadedFile("b.ogg", b"x"))
     assert "a.ogg: several files must be stems" in response.content.decode()

@@ -80,6 +80,8 @@ def test_a_zip_bomb_is_rejected(editor_client, synced):
 def test_other_files_are_refused_by_the_form(editor_client, synced):
     response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
     assert "notes.txt: not an archive or .sng file" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("songs.zip", b""))
+    assert "songs.zip: The submitted file is empty." in response.content.decode()
     assert not Job.objects.exists()
 
 
