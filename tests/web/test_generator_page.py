@@ -141,8 +141,8 @@ def test_a_lone_guitar_stem_job_says_its_tempo_map_follows_the_notes(editor_clie
                                                                        workers, click_ogg):
     page, status, detail = generate_one_stem(editor_client, "guitar.ogg", click_ogg)
     assert "give <code>song.ogg</code> or <code>drums.ogg</code> too" in page
-    assert status["result"]["beats_from_notes"] is True
-    assert "from the guitar stem's notes alone" in detail
+    assert status["result"]["tempo_note"].startswith("from the guitar stem's notes alone")
+    assert "from the guitar stem&#x27;s notes alone: where the part does not show" in detail
 
 
 def test_a_tagged_upload_lands_with_its_album_and_cover(editor_client, library, workers,

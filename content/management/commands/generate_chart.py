@@ -77,10 +77,8 @@ class Command(BaseCommand):
             tempo += (f" (range {summary['bpm_min']:g}-{summary['bpm_max']:g} BPM, "
                       f"{summary['tempo_markers']} tempo markers)")
         self.stdout.write(tempo)
-        if summary["beats_from_notes"]:
-            self.stdout.write("  from the guitar stem's notes alone: where the part does not "
-                              "show the beat, bar lines can sit an 8th or a 16th off (give "
-                              "song.ogg or drums.ogg beside it for a surer tempo map)")
+        if summary["tempo_note"]:
+            self.stdout.write(f"  {summary['tempo_note']}")
         for label, counts in (("guitar", summary["note_counts"]),
                               ("drums", summary["drum_counts"])):
             if counts:
