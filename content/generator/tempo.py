@@ -59,6 +59,9 @@ _LOCAL_RANGE = 1.42  # a window's tempo may differ from the song's by up to half
 _LEAD_IN_RATIO = 1.5  # a lead-in within the first bar: at most this much faster or slower
 _LEAD_IN_BARS = 4  # the most lead-in bars before the first tracked beat (build_tempo_map)
 _MIN_FINE_STEPS = 16  # 32nd steps between notes needed before beats double (notes_level)
+_ODD_TOLERANCE = 0.03  # beats: an onset this near an odd 32nd sits on it (notes_level)
+_MIN_ODD_SHARE = 0.10  # of the onsets on odd 32nds, and ...
+_ODD_OVER_NOISE = 5.0  # ... this many times the share on odd 64ths, to double
 
 
 @dataclass(frozen=True)
@@ -176,20 +179,43 @@ def _comb(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
 
 def notes_level(beats: np.ndarray, onsets: np.ndarray) -> np.ndarray:
     """``beats`` (s), or beats at twice their tempo (one more halfway between each two) where
-    the notes ``onsets`` (s) step by a 32nd of those beats more often than by a 16th.
+    the notes ``onsets`` (s) show that the beats are half the chart's tempo.
 
     Why: the tempo prior (``local_bpm``) is centred on 120 BPM, so a song at 170 BPM sits as
     near 85 as 170 and is often tracked at 85. Its 16ths are then 32nds, which the 1/16 +
-    1/12 grid (``onsets.quantise``) drops. At the chart's own level notes move by 16ths more
-    often than by 32nds: on the 54 rendered fixture guitar stems (``bench/bench_generator.py``)
-    steps in runs of 32nds number at most 0.42 of the 16th steps, except on the one song
-    tracked at half its tempo (Sleep Deprived Cooked Alive: 1.65; doubled, its lone-stem beat
-    F went from 0.66 to 0.995 and onset F@50 from 0.82 to 0.89; no other song changed, full
-    mixes included). At least ``_MIN_FINE_STEPS`` such steps are needed, so a sparse part
-    never doubles on a few ornaments.
+    1/12 grid (``onsets.quantise``) drops. At the chart's own level notes sit on 16ths, not
+    32nds. Two signs of the half level, either of which doubles:
+
+    - Steps: the notes step in runs of 32nds more often than by 16ths (at least
+      ``_MIN_FINE_STEPS`` times, so a sparse part never doubles on a few ornaments). Steps
+      need no beat phase, which a lone guitar stem's beats lack; on the 54 rendered fixture
+      guitar stems (``bench/bench_generator.py``) runs of 32nd steps number at most 0.42 of
+      the 16th steps, except on the one song tracked at half its tempo (Sleep Deprived Cooked
+      Alive: 1.65; doubled, its lone-stem beat F went from 0.66 to 0.995).
+    - Places: a full mix's drums play 8ths between the beats, which at the half level are
+      16th steps, but they hold the beats' phase, so the notes can be placed: at least
+      ``_MIN_ODD_SHARE`` of them on odd 32nds, and ``_ODD_OVER_NOISE`` times the share on odd
+      64ths, where notes off the grid land as often as on odd 32nds; and on every one of the
+      four odd 32nds at least half their mean share, so a flam or a drum's decay a fixed time
+      after each beat does not count. On the 54 rendered mixes only Sleep Deprived shows
+      this (0.15 of its onsets, 7 times the odd-64th share); of the others at most 3.4 times
+      (Medieval Overture, tracked 12 % slow), or 0.16 of the onsets at 1.6 times (Black
+      Ice's fast runs).
     """
     if len(beats) < 2 or len(onsets) < 2:
         return beats
+    doubled = np.sort(np.concatenate([beats, (beats[:-1] + beats[1:]) / 2]))
+    odd = _odd_32nds(beats, onsets)
+    if _fine_runs(beats, onsets) or (
+            odd.sum() >= _MIN_ODD_SHARE and odd.min() >= odd.mean() / 2
+            and odd.sum() >= _ODD_OVER_NOISE * _odd_32nds(doubled, onsets).sum()):
+        return doubled
+    return beats
+
+
+def _fine_runs(beats: np.ndarray, onsets: np.ndarray) -> bool:
+    """Steps between ``onsets`` in runs of 32nds of ``beats`` outnumber 16th steps, and
+    number at least ``_MIN_FINE_STEPS``."""
     sixteenth = np.interp(onsets[1:], beats[:-1], np.diff(beats)) / 4
     steps = np.diff(onsets) / sixteenth
     fine = (steps > 0.35) & (steps < 0.65)
@@ -198,9 +224,19 @@ def notes_level(beats: np.ndarray, onsets: np.ndarray) -> np.ndarray:
     run = fine & (np.r_[False, fine[:-1]] | np.r_[fine[1:], False])
     thirty_seconds = np.count_nonzero(run)
     sixteenths = np.count_nonzero((steps > 0.8) & (steps < 1.2))
-    if thirty_seconds < _MIN_FINE_STEPS or thirty_seconds <= sixteenths:
-        return beats
-    return np.sort(np.concatenate([beats, (beats[:-1] + beats[1:]) / 2]))
+    return thirty_seconds >= _MIN_FINE_STEPS and thirty_seconds > sixteenths
+
+
+def _odd_32nds(beats: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """Shares of the ``onsets`` between the first and last of ``beats`` that lie within
+    ``_ODD_TOLERANCE`` beats of each odd 32nd (1/8, 3/8, 5/8 and 7/8 of a beat), shape (4,)."""
+    inside = onsets[(onsets > beats[0]) & (onsets < beats[-1])]
+    if not len(inside):
+        return np.zeros(4)
+    thirty_seconds = np.interp(inside, beats, np.arange(len(beats))) * 8
+    nearest = np.rint(thirty_seconds).astype(int)
+    placed = np.abs(thirty_seconds - nearest) < 8 * _ODD_TOLERANCE
+    return np.bincount(nearest[placed] % 8, minlength=8)[1::2] / len(inside)
 
 
 def align_to_onsets(beats: np.ndarray, onsets: np.ndarray) -> np.ndarray:

@@ -73,6 +73,19 @@ def test_beats_double_on_runs_of_32nds_only() -> None:
     assert np.allclose(doubled, np.arange(2 * len(beats) - 1) * 0.3)
 
 
+def test_beats_double_where_notes_sit_on_every_odd_32nd() -> None:
+    beats = np.arange(0.0, 60.0, 0.6)  # 100 BPM: a 16th is 0.15 s, a 32nd 0.075 s
+    hats = np.arange(0.0, 60.0, 0.15)  # a mix's 8ths at 200 BPM: 16th steps at 100
+    odd_32nds = np.arange(0.075, 59.4, 0.15)
+    # A quarter of them holds a note (16ths at 200 BPM): too few 32nd steps for the runs.
+    notes = np.random.default_rng(1).choice(odd_32nds, len(odd_32nds) // 4, replace=False)
+    doubled = notes_level(beats, np.sort(np.concatenate([hats, notes])))
+    assert np.allclose(doubled, np.arange(2 * len(beats) - 1) * 0.3)
+    # As many notes, all a 32nd after each beat (a flam or a drum's decay): the level stays.
+    flams = np.sort(np.concatenate([hats, beats[:len(notes)] + 0.075]))
+    assert notes_level(beats, flams) is beats
+
+
 def test_silence_before_the_music_does_not_change_its_tempo_curve() -> None:
     # Windows reaching from the silence into the music once gave the music's first seconds
     # extra weight: 30 s of silence before a 40 s cut of Tank! took it from 138 to 91 BPM.
