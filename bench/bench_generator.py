@@ -13,8 +13,9 @@
    Once a set has guided a change, the next K gives a fresh one.
 2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
    ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
-   from a folder with both plus ``drums.ogg`` when rendered ("stems": tempo from the mix,
-   notes from the guitar, a drum chart from the drums).
+   from a folder with both plus ``drums.ogg``, ``bass.ogg`` and ``keys.ogg`` when rendered
+   ("stems": tempo from the mix, notes from the guitar, a drum chart from the drums, bass
+   and keys parts from their stems).
 3. Reports per song and mode, with mir_eval (§2.1): onset F-measure of the generated Expert
    notes vs the human Expert guitar notes at ±50 ms and ±25 ms, median signed offset (ms,
    positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
@@ -25,7 +26,8 @@
    the human chart's), per difficulty notes/s, chord share, forbidden chords (must be 0)
    and minimum spacing (ms), analyse_chart issues of the must-pass types (plus 1 if
    re-parsed note counts differ from the generator's), drum-chart onset F@50 vs the human
-   Expert drums (stems mode), and seconds per song warm (same process; wall and this
+   Expert drums and bass / keys onset F@50 vs the human Expert bass / keys (stems mode),
+   and seconds per song warm (same process; wall and this
    process's CPU time, which stays meaningful when other work shares the 2 cores) and cold
    (fresh process, mix mode).
 
@@ -63,6 +65,7 @@ MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
              "smallLeadingSilence", "brokenNote", "babySustain", "difficultyNotReduced",
              "noDrumActivationLanes", "emptyStarPower"}
 EXPERT_GEMS = range(96, 101)  # green … orange (formats.md §1.4)
+OTHER_PARTS = {"PART BASS": "bass", "PART KEYS": "keys"}  # five-fret parts the renders stem
 GOALS = {"f50": 0.90, "f25": 0.80, "offset": 10.0, "beat": 0.95}
 DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 
@@ -70,7 +73,8 @@ DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 @dataclass
 class Human:
     """The human chart: Expert guitar note times (s, chords once), their ticks and lowest
-    lanes, Expert drum hit times (s), the beat lines of its tempo map (s, see
+    lanes, Expert drum hit times (s), ``parts``: "bass" / "keys" → Expert note times (s,
+    chords once) of ``PART BASS`` / ``PART KEYS`` (empty without the part), the beat lines of its tempo map (s, see
     ``beat_lines``), and the ticks of its quarter notes counted from each bar line
     (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note; ``tempo_ticks`` and
     ``tempo_seconds``: the tempo changes' ticks and times (s), from which ``seconds``
@@ -80,6 +84,7 @@ class Human:
     onset_ticks: np.ndarray
     lanes: np.ndarray
     drums: np.ndarray
+    parts: dict[str, np.ndarray]
     beats: np.ndarray
     quarters: np.ndarray
     ticks_per_quarter: int
@@ -127,6 +132,7 @@ def read_human(path: Path) -> Human:
     tempos: dict[int, int] = {}
     signatures: dict[int, tuple[int, int]] = {}
     end, notes, drums = 0, {}, set()
+    others: dict[str, set[int]] = {part: set() for part in OTHER_PARTS.values()}
     for track in mid.tracks:
         tick = 0
         for msg in track:
@@ -142,6 +148,9 @@ def read_human(path: Path) -> Human:
             elif (track.name == "PART DRUMS" and msg.type == "note_on" and msg.velocity
                   and msg.note in EXPERT_GEMS):
                 drums.add(tick)
+            elif (track.name in OTHER_PARTS and msg.type == "note_on" and msg.velocity
+                  and msg.note in EXPERT_GEMS):
+                others[OTHER_PARTS[track.name]].add(tick)
     changes = sorted(tempos.items()) if 0 in tempos else [(0, 500_000), *sorted(tempos.items())]
     # One more point a quarter note past the last change carries its rate.
     ticks = [t for t, _ in changes] + [changes[-1][0] + tpb]
@@ -157,7 +166,8 @@ def read_human(path: Path) -> Human:
         return _tick_seconds(tempo_ticks, tempo_seconds, np.array(at))
 
     return Human(seconds(keys), keys, np.array([notes[t] for t in keys]),
-                 seconds(sorted(drums)), seconds(beat_lines(meter, end, tpb)),
+                 seconds(sorted(drums)), {k: seconds(sorted(v)) for k, v in others.items()},
+                 seconds(beat_lines(meter, end, tpb)),
                  np.array(beat_lines(meter, end, tpb, unit=1)), tpb, tempo_ticks, tempo_seconds)
 
 
@@ -186,29 +196,34 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     beats = beats[beats >= 0]
     beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(human.beats),
                                      mir_eval.beat.trim_beats(beats))
-    est_lanes = [song.tracks["Expert"][j].lanes[0] for _, j in sorted(pairs, key=lambda p: p[1])]
+    guitar = song.parts["guitar"].tracks
+    est_lanes = [guitar["Expert"][j].lanes[0] for _, j in sorted(pairs, key=lambda p: p[1])]
     ref_lanes = [human.lanes[i] for i, _ in sorted(pairs, key=lambda p: p[1])]
     moves = [(np.sign(e1 - e0), np.sign(r1 - r0)) for e0, e1, r0, r1 in
              zip(est_lanes, est_lanes[1:], ref_lanes, ref_lanes[1:])]
     contour = float(np.mean([a == b for a, b in moves])) if moves else float("nan")
     out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
-           "secs": song.seconds, "drums": float("nan"), **beat_diagnosis(beats, human.beats)}
-    if song.drums and len(human.drums):
-        hits = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"]])
-        out["drums"] = mir_eval.onset.f_measure(human.drums, hits - song.lead_in_s, 0.05)[0]
+           "secs": song.seconds, **beat_diagnosis(beats, human.beats)}
+    played = {"drums": [song.tempo.seconds(n.tick) for n in song.drums.get("Expert", [])],
+              **{k: song.note_seconds("Expert", k) for k in human.parts if k in song.parts}}
+    for part, ref in {"drums": human.drums, **human.parts}.items():
+        hits = np.array(played.get(part, [])) - song.lead_in_s
+        out[part] = (mir_eval.onset.f_measure(ref, hits, 0.05)[0] if len(hits) and len(ref)
+                     else float("nan"))
     ini = dict(line.split(" = ", 1) for line in song.song_ini.splitlines()[1:] if " = " in line)
     summary = analyse_chart(song.chart_bytes, kind="chart", ini=ini)
     out["issues"] = sum(1 for i in summary.issues if i.type in MUST_PASS)
     # Re-parsed note counts must equal what the generator says it wrote (one more "issue").
-    for instrument, counts in (("guitar", song.note_counts), ("drums", song.drum_counts)):
+    for instrument, counts in (*song.note_counts.items(), ("drums", song.drum_counts)):
         parsed = {t.difficulty: t.note_count for t in summary.tracks if t.instrument == instrument}
         out["issues"] += parsed != {d.lower(): n for d, n in counts.items()}
-    for diff, notes in song.tracks.items():
+    for diff, notes in guitar.items():
         times = [song.tempo.seconds(n.tick) for n in notes]
         span = max(times[-1] - times[0], 1e-9) if len(times) > 1 else 1.0
         out[f"{diff}.nps"] = len(notes) / span
         out[f"{diff}.chords"] = sum(len(n.lanes) > 1 for n in notes) / max(1, len(notes))
-        out[f"{diff}.forbidden"] = sum(forbidden(diff, n.lanes) for n in notes)
+        out[f"{diff}.forbidden"] = sum(forbidden(diff, n.lanes) for part in song.parts.values()
+                                       for n in part.tracks[diff])
         out[f"{diff}.gap_ms"] = min(np.diff(times)) * 1000 if len(times) > 1 else float("nan")
     return out
 
@@ -307,7 +322,7 @@ def main() -> int:
         title = folder.name[:28]
         with tempfile.TemporaryDirectory() as tmp:
             both = Path(tmp)
-            for stem in ("song.ogg", "guitar.ogg", "drums.ogg"):
+            for stem in ("song.ogg", "guitar.ogg", "drums.ogg", "bass.ogg", "keys.ogg"):
                 if (folder / stem).exists():
                     os.symlink(folder / stem, both / stem)
             for mode, source in (("mix", folder / "song.ogg"), ("stem", folder / "guitar.ogg"),
@@ -335,7 +350,8 @@ def main() -> int:
 HEADER = (f"{'song':28s} {'mode':5s} {'F@50':>5s} {'F@25':>5s} {'off':>6s} {'beatF':>5s} "
           f"{'tempo':>5s} {'on/½/¼ %':>10s} {'cont':>4s} {'nps E/H/M/Ez':>19s} "
           f"{'chord% E/H/M':>12s} {'forb':>4s} "
-          f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'drF':>4s} {'warm':>5s} {'cpu':>5s} "
+          f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'drF':>4s} {'bsF':>4s} {'kyF':>4s} "
+          f"{'warm':>5s} {'cpu':>5s} "
           f"{'cold':>5s}")
 _printed_header = False
 
@@ -354,7 +370,8 @@ def print_row(title: str, mode: str, m: dict[str, float]) -> None:
     print(f"{title:28s} {mode:5s} {m['f50']:5.3f} {m['f25']:5.3f} {m['offset']:+6.1f} "
           f"{m['beat']:5.3f} {m['tempo']:5.2f} {phase:>10s} {m['contour']:4.2f} {nps:>19s} "
           f"{chords:>12s} {forb:4d} "
-          f"{gaps:>17s} {int(m['issues']):3d} {m['drums']:4.2f} {m['secs']:5.2f} {m['cpu']:5.2f} "
+          f"{gaps:>17s} {int(m['issues']):3d} {m['drums']:4.2f} {m['bass']:4.2f} {m['keys']:4.2f} "
+          f"{m['secs']:5.2f} {m['cpu']:5.2f} "
           f"{m.get('cold', float('nan')):5.2f}",
           flush=True)
 
@@ -374,8 +391,10 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
                  and abs(med["offset"]) <= GOALS["offset"] and med["beat"] >= GOALS["beat"])
         verdict = ("goals met" if goals else "goals NOT met") if mode == "stem" else "reported"
         cold = f" cold {statistics.median(colds):.2f}s" if colds else ""
-        drum_fs = [m["drums"] for m in ms if not np.isnan(m["drums"])]
-        drums = f" drumF@50={statistics.median(drum_fs):.3f}" if drum_fs else ""
+        drums = ""
+        for part, label in (("drums", "drum"), ("bass", "bass"), ("keys", "keys")):
+            fs = [m[part] for m in ms if not np.isnan(m[part])]
+            drums += f" {label}F@50={statistics.median(fs):.3f} ({len(fs)})" if fs else ""
         tempo_ok = sum(abs(m["tempo"] - 1) <= 0.04 for m in ms)
         on_beat = statistics.median(m["on"] for m in ms if not np.isnan(m["on"]))
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "

@@ -34,7 +34,9 @@ MIN_SECONDS = 10.0
 # minute), so the default stops at an hour (past any single song; album-length charts aside).
 MAX_SECONDS = 60 * 60.0
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
-_LEAD_STEMS = ("guitar",)  # the stem [ExpertSingle] transcribes when present
+# Stems charted as a five-fret part each (as the instrument names of formats.chart), in
+# chart order; [*Single] follows the full mix when there is no guitar stem.
+FRET_STEMS = ("guitar", "rhythm", "bass", "keys")
 _BLOCK_FRAMES = 1 << 16  # decoded at a time (1.5 s at 44.1 kHz)
 
 
@@ -61,23 +63,29 @@ class SourceAudio:
     """What the generator analyses and what the song folder will play.
 
     mix: the whole song (``song.*``, or the sum of all stems) — tempo, sections, energy.
-    lead: the part [ExpertSingle] follows: the guitar stem if given, else ``mix`` itself.
+    parts: five-fret instrument (``FRET_STEMS`` order) → the audio its chart transcribes:
+        each ``guitar``/``rhythm``/``bass``/``keys`` stem given, and for ``guitar`` without
+        a guitar stem the full mix, when there is one (``song.*``, a single file not named
+        like a stem, or a folder whose stems are neither five-fret nor drum stems). Empty
+        for drum stems alone: there is no melodic part to chart.
+    guitar_from_mix: ``parts["guitar"]`` is the full mix, not a guitar stem.
     drums: the drum stem(s) summed (a folder's, or a single file named like one), or None.
-    lead_is_stem: ``lead`` is a guitar stem (from a folder, or a single file named like the
-        ``guitar`` stem) rather than a full mix.
-    drums_only: every music stem is a drum stem (a folder of drum stems, or a single file
-        named like one): there is no melodic part to chart guitar from.
     files: the audio files to put in the song folder, as (source path, stem name) pairs.
     tag_file: the file whose tags (title, artist) name the song.
     """
 
     mix: Audio
-    lead: Audio
+    parts: dict[str, Audio]
+    guitar_from_mix: bool
     drums: Audio | None
-    lead_is_stem: bool
-    drums_only: bool
     files: tuple[tuple[Path, str], ...]
     tag_file: Path
+
+    @property
+    def lone_stem(self) -> bool:
+        """The whole input is one five-fret stem (a lone ``guitar.ogg``, ``bass.ogg`` …): no
+        mix or drums hold the beat, only that part's notes."""
+        return not self.guitar_from_mix and any(a is self.mix for a in self.parts.values())
 
 
 def decode(path: Path, *, max_seconds: float = MAX_SECONDS) -> Audio:
@@ -194,21 +202,27 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
             decoded = dict(zip(music, pool.map(partial(decode, max_seconds=max_seconds),
                                                music.values()), strict=True))
         mix = decoded.get("song") or _sum(source, list(decoded.values()))
-        lead_name = next((n for n in _LEAD_STEMS if n in decoded), None)
-        lead = decoded[lead_name] if lead_name else mix
+        parts = {n: decoded[n] for n in FRET_STEMS if n in decoded}
         drum_parts = [a for n, a in decoded.items() if _is_drum_stem(n)]
+        # Without a guitar stem, [*Single] follows the mix only where there is one: a folder
+        # of other parts' stems alone gets their charts, not a guitar chart of them.
+        has_mix = "song" in decoded or not (parts or drum_parts)
+        from_mix = "guitar" not in parts and has_mix
+        if from_mix:
+            parts = {"guitar": mix, **parts}
         drums = _sum(source, drum_parts) if drum_parts else None
         tag_file = stems.get("song") or next(iter(music.values()))
-        return SourceAudio(mix, lead, drums, lead_name is not None,
-                           len(drum_parts) == len(decoded),
+        return SourceAudio(mix, parts, from_mix, drums,
                            tuple((p, n) for n, p in stems.items()), tag_file)
     audio = decode(source, max_seconds=max_seconds)
     # A single file named like a stem is that stem alone: a lone drums.ogg gets a drum chart
-    # (and no guitar chart made of its hits).
+    # and a lone bass.ogg a bass chart (and no guitar chart made of its notes).
     name = source.stem.lower()
-    drums_only = _is_drum_stem(name)
-    return SourceAudio(audio, audio, audio if drums_only else None, name in _LEAD_STEMS,
-                       drums_only, ((source, "song"),), source)
+    if _is_drum_stem(name):
+        return SourceAudio(audio, {}, False, audio, ((source, "song"),), source)
+    part = name if name in FRET_STEMS else "guitar"
+    return SourceAudio(audio, {part: audio}, name not in FRET_STEMS, None, ((source, "song"),),
+                       source)
 
 
 def _is_drum_stem(name: str) -> bool:

@@ -1,10 +1,11 @@
 """Audio → chart: the public ``generate`` / ``write_song_folder`` and the result they share.
 
 Order of work (each step is one module): decode (audio) → one STFT per signal (spectrum) →
-beats from the mix (tempo; from the notes' 16th grid, tatum, when a lone guitar stem is
-all there is) and onsets from the lead part (onsets) → lead-in silence →
-tempo map → onsets on the grid → sections (structure) → lanes, chords, sustains (lanes) →
-Hard/Medium/Easy (reduce) → star power (structure) → ``notes.chart`` (writer) + song.ini.
+beats from the mix (tempo; from the notes' 16th grid, tatum, when one five-fret stem is
+all there is) and onsets of each five-fret part and the drums (onsets) → lead-in silence →
+tempo map → onsets on the grid → sections (structure) → per part: lanes, chords, sustains
+(lanes) → Hard/Medium/Easy (reduce) → star power (structure) → ``notes.chart`` (writer) +
+song.ini.
 """
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ import numpy as np
 from content.formats.scan import ALBUM_ART_NAMES, AUDIO_STEMS
 from content.formats.songini import SongIni
 from content.generator import lanes as lanes_
-from content.generator.audio import MAX_SECONDS, open_source
+from content.generator.audio import MAX_SECONDS, Audio, open_source
 from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
-from content.generator.onsets import Onset, detect, quantise
+from content.generator.onsets import GridOnset, Onset, detect, quantise
 from content.generator.reduce import reduce_all
-from content.generator.spectrum import HOP, analyse
+from content.generator.spectrum import HOP, Spectrum, analyse
 from content.generator.structure import (Section, drum_fills, preview_start, sections,
                                          star_power)
 from content.generator.tags import Tags, read_tags
@@ -32,7 +33,7 @@ from content.generator.tatum import stem_beats
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, notes_level,
                                      track_beats)
-from content.generator.writer import chart_text, write_audio
+from content.generator.writer import FretPart, chart_text, write_audio
 
 LEAD_IN_S = 2.0  # silence before the first note (scan-chart smallLeadingSilence; convention)
 END_MARGIN_S = 0.25  # no note this close to the audio's end, so the end event fits after it
@@ -41,8 +42,8 @@ MIN_BEATS = 8
 MIN_NOTES = 8  # fewer onsets than this on the grid: nearly silent audio, not a song
 SILENCE_RMS = 10 ** (-50 / 20)  # -50 dBFS: quieter than any mastered recording
 CHARTER = "chmanager"
-# Expert notes per second → song.ini diff_guitar (0..6). Official Harmonix Expert guitar
-# averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
+# Expert notes per second → song.ini diff_guitar, diff_bass … (0..6). Official Harmonix
+# Expert guitar averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
 _DIFF_TIERS = (1.5, 2.5, 3.5, 4.5, 5.5, 7.0)
 _DRUM_NPS_SCALE = 1.5  # a drum part has more hits than a guitar part of the same difficulty
 
@@ -54,30 +55,32 @@ class GeneratedSong:
     """A generated chart, ready to write.
 
     name / artist: song.ini and [Song] names. tempo: the tempo map (its ``seconds(tick)``
-    gives chart time). bpm: the song's median tempo (``TempoMap.main_bpm``). tracks: difficulty
-    (``"Expert"``, ``"Hard"``, ``"Medium"``, ``"Easy"``) → guitar notes (empty when the input
-    is drum stems alone). drums: the same for the drum chart (empty without a drum stem).
-    sections, star_power, drum_star_power, drum_fills ((tick, length) pairs, shared by all
+    gives chart time). bpm: the song's median tempo (``TempoMap.main_bpm``). parts:
+    five-fret instrument (``"guitar"``, ``"rhythm"``, ``"bass"``, ``"keys"``, in chart order)
+    → its ``FretPart``: guitar from the guitar stem or the full mix, the others from their
+    stems (``audio.SourceAudio.parts``); empty for drum stems alone. drums: difficulty →
+    drum notes (empty without a drum stem).
+    sections, drum_star_power, drum_fills ((tick, length) pairs, shared by all
     difficulties). chart_text: ``notes.chart``.
     song_ini: ``song.ini`` text. audio_files: (source file, stem name) pairs to put in the
     folder. album_art: (``"jpg"`` or ``"png"``, image bytes) for ``album.*``, or None.
     lead_in_s: silence added before the audio (0 when the song starts late enough);
     every chart time is the source audio's time plus this. song_length_ms: audio length
     after padding. seconds: wall time ``generate`` took. beats_from_notes: the tempo map
-    follows the lead stem's own notes (``tatum``), as for a lone guitar stem with no mix or
-    drums to hold the beat; its bar lines can then sit an 8th or a 16th off where the part
-    does not show the beat. note_counts / drum_counts:
-    difficulty → notes as scan-chart counts them (guitar chords once, every drum gem).
+    follows the notes of the one stem given (``tatum``), as for a lone guitar stem with no
+    mix or drums to hold the beat; its bar lines can then sit an 8th or a 16th off where the
+    part does not show the beat. note_counts: instrument → difficulty → notes, and
+    drum_counts: difficulty → drum notes, as scan-chart counts them (five-fret chords once,
+    every drum gem).
     """
 
     name: str
     artist: str
     tempo: TempoMap
     bpm: float
-    tracks: dict[str, list[Note]]
+    parts: dict[str, FretPart]
     drums: dict[str, list[Note]]
     sections: list[Section]
-    star_power: list[tuple[int, int]]
     drum_star_power: list[tuple[int, int]]
     drum_fills: list[tuple[int, int]]
     chart_text: str
@@ -88,11 +91,13 @@ class GeneratedSong:
     song_length_ms: int
     seconds: float
     beats_from_notes: bool
-    note_counts: dict[str, int] = field(init=False)
+    note_counts: dict[str, dict[str, int]] = field(init=False)
     drum_counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "note_counts", {d: len(n) for d, n in self.tracks.items()})
+        object.__setattr__(self, "note_counts", {
+            instrument: {d: len(n) for d, n in part.tracks.items()}
+            for instrument, part in self.parts.items()})
         object.__setattr__(self, "drum_counts", {d: sum(len(n.lanes) for n in notes)
                                                  for d, notes in self.drums.items()})
 
@@ -100,21 +105,24 @@ class GeneratedSong:
     def chart_bytes(self) -> bytes:
         return self.chart_text.encode("utf-8")
 
-    def note_seconds(self, difficulty: str = "Expert") -> np.ndarray:
-        """Chart times (s) of the notes of one difficulty, chords once."""
-        return np.array([self.tempo.seconds(n.tick) for n in self.tracks[difficulty]])
+    def note_seconds(self, difficulty: str = "Expert", instrument: str = "guitar") -> np.ndarray:
+        """Chart times (s) of the notes of one five-fret part's difficulty, chords once."""
+        return np.array([self.tempo.seconds(n.tick)
+                         for n in self.parts[instrument].tracks[difficulty]])
 
 
 def generate(source: Path, *, name: str | None = None, artist: str | None = None,
              progress: Progress | None = None, max_seconds: float = MAX_SECONDS
              ) -> GeneratedSong:
-    """Generate a five-fret guitar chart (Expert … Easy) from ``source``.
+    """Generate a chart (five-fret parts and drums, Expert … Easy) from ``source``.
 
     source: an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
-    (``song.ogg``, ``guitar.ogg``, ``drums.ogg`` …; notes follow ``guitar`` when present,
-    and a drum chart is made when a drum stem is present). Drum stems alone (a folder of
-    them, or one file named like one) give the drum chart only: a guitar chart of drum hits
-    would be no guitar part.
+    (``song.ogg``, ``guitar.ogg``, ``bass.ogg``, ``drums.ogg`` …). Guitar follows the
+    ``guitar`` stem, else the full mix; each ``rhythm``, ``bass`` and ``keys`` stem gets its
+    own five-fret part, and drum stems a drum chart. A lone stem (a folder of one part's
+    stems, or one file named like one: ``bass.ogg``, ``drums.ogg``) gives that part only: a
+    guitar chart of a bass line or of drum hits would be no guitar part
+    (``audio.SourceAudio.parts``). A silent stem beside others is left out.
     name / artist: override the file's tags (mutagen); fall back to the file or folder
     name (the folder's for a stem-named file), split at " - " when it reads "Artist - Title".
     The tags' album, genre, year and track go into song.ini; the album art is a stems
@@ -123,85 +131,90 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     from 0 to ``total``, which is reported last with "done").
     max_seconds: the longest audio file charted (s; default ``audio.MAX_SECONDS``, an hour).
     Raises GeneratorError for unusable input (not audio, empty, < 10 s or > ``max_seconds``,
-    no beat or notes).
+    silent, no beat or notes).
     """
     started = time.perf_counter()
     steps = _Steps(progress, 8)
     steps("decoding audio")
     source = Path(source)
     src = open_source(source, max_seconds=max_seconds)
-    if float(np.sqrt(np.mean(np.square(src.lead.samples)))) < SILENCE_RMS:
+    charted_audio = {**src.parts, **({"drums": src.drums} if src.drums else {})}
+    audible = {k: a for k, a in charted_audio.items() if not _silent(a)}
+    if not audible:
         # Onset detection normalises its envelope, so it would chart the noise floor.
-        raise GeneratorError(src.lead.path, "the audio is silent (below -50 dBFS RMS)")
+        raise GeneratorError(next(iter(charted_audio.values())).path,
+                             "the audio is silent (below -50 dBFS RMS)")
     steps("analysing the spectrum")
     mix = analyse(src.mix)
-    lead = mix if src.lead is src.mix else analyse(src.lead)
-    kit = None if src.drums is None else mix if src.drums is src.mix else analyse(src.drums)
+    # A part that is the mix itself (a full mix, a lone stem) shares its spectrum.
+    spectra = {k: mix if a is src.mix else analyse(a) for k, a in audible.items()}
     steps("tracking beats and onsets")
     beats = track_beats(mix)
-    raw = detect(lead, focus=not src.lead_is_stem)
-    kit_raw = detect(kit) if kit is not None else []
+    onsets = {k: detect(spec, focus=k == "guitar" and src.guitar_from_mix)
+              for k, spec in spectra.items()}
+    # The lead part (guitar, else the first five-fret part, else the drums) gives the notes
+    # the beats are checked against.
+    raw = next(iter(onsets.values()))
     if len(beats) < MIN_BEATS:
         raise GeneratorError(source, "no steady beat was found in the audio")
     if not raw:
         raise GeneratorError(source, "no note onsets were found in the audio")
     onset_s = np.array([o.seconds for o in raw])
     beats = notes_level(beats, onset_s)
-    beats_from_notes = src.lead_is_stem and src.mix is src.lead
+    beats_from_notes = src.lone_stem
     if beats_from_notes:
-        # A lone guitar stem: no drums hold the tracker's phase, the notes' grid does.
+        # A lone stem: no drums hold the tracker's phase, the notes' grid does.
         beats = stem_beats(beats, onset_s, np.array([o.strength for o in raw]),
                            end_s=src.mix.seconds)
     beats = align_to_onsets(beats, onset_s)
     downbeat = downbeat_phase(mix, beats)
-    first = min(o[0].seconds for o in (raw, kit_raw) if o)
+    first = min(o[0].seconds for o in onsets.values() if o)
     pad_frames = _lead_in_frames(first, beats, downbeat, mix.sr)
     pad_s = pad_frames * HOP / mix.sr
     if pad_frames:
-        # The lead and the kit are often the mix itself: pad its spectrum once.
         delayed = mix.delayed(pad_frames)
-        lead = delayed if lead is mix else lead.delayed(pad_frames)
-        kit = None if kit is None else delayed if kit is mix else kit.delayed(pad_frames)
+        spectra = {k: delayed if spec is mix else spec.delayed(pad_frames)
+                   for k, spec in spectra.items()}
         mix = delayed
         beats = beats + pad_s
-        raw = [Onset(o.seconds + pad_s, o.strength) for o in raw]
-        kit_raw = [Onset(o.seconds + pad_s, o.strength) for o in kit_raw]
-    lead_audio = src.lead.delayed(pad_frames * HOP) if pad_frames else src.lead
+        onsets = {k: [Onset(o.seconds + pad_s, o.strength) for o in found]
+                  for k, found in onsets.items()}
     steps("building the tempo map")
     tempo = build_tempo_map(beats, downbeat)
     audio_end_s = src.mix.seconds + pad_s
     charted = (LEAD_IN_S, audio_end_s - END_MARGIN_S)
-    grid = [o for o in quantise(raw, tempo) if charted[0] <= o.seconds <= charted[1]]
-    if len(grid) < MIN_NOTES:
+    grids = {k: [o for o in quantise(found, tempo) if charted[0] <= o.seconds <= charted[1]]
+             for k, found in onsets.items()}
+    placed = max(len(grid) for grid in grids.values())
+    if placed < MIN_NOTES:
         # Near-silent audio still yields a stray onset or two; a chart of them is no song.
-        raise GeneratorError(source, f"only {len(grid)} note onsets fit the tempo map (at least "
+        raise GeneratorError(source, f"only {placed} note onsets fit the tempo map (at least "
                                      f"{MIN_NOTES} are needed): the audio is nearly silent or "
                                      "has no clear attacks")
-    end_tick = _end_tick(grid[-1].tick, tempo, audio_end_s)
+    end_tick = _end_tick(max(grid[-1].tick for grid in grids.values() if grid), tempo,
+                         audio_end_s)
+    kit, kit_grid = spectra.pop("drums", None), grids.pop("drums", [])
     steps("finding sections")
     song_sections = sections(mix, tempo, end_tick)
     starts = [s.tick for s in song_sections]
     steps("placing notes")
-    expert: list[Note] = []
-    if not src.drums_only:
-        tones = lanes_.tones(lead_audio, grid)
-        groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
-        expert = lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), lead,
-                                     tempo, audio_end_s)
+    experts = {k: _expert(audible[k], spectra[k], grid, starts, tempo, pad_frames, audio_end_s)
+               for k, grid in grids.items() if len(grid) >= MIN_NOTES}
     steps("reducing difficulties")
-    tracks = reduce_all(expert, starts, tempo) if expert else {}
-    phrases = star_power(tracks, tempo) if tracks else []
-    drums = {} if kit is None else drum_tracks(
-        kit, [o for o in quantise(kit_raw, tempo) if charted[0] <= o.seconds <= charted[1]])
+    parts = {}
+    for instrument, expert in experts.items():
+        tracks = reduce_all(expert, starts, tempo)
+        parts[instrument] = FretPart(tracks, star_power(tracks, tempo))
+    drums = {} if kit is None else drum_tracks(kit, kit_grid)
     drum_phrases = star_power(drums, tempo) if drums else []
     fills = drum_fills(drums, starts, tempo, drum_phrases)
     steps("writing the chart")
     tags = read_tags(src.tag_file)
     title, performer = _names(tags, source, name, artist)
-    end_tick = max(end_tick, *(n.tick + n.length for n in expert),
+    end_tick = max(end_tick, *(n.tick + n.length for e in experts.values() for n in e),
                    *(n.tick for n in drums.get("Expert", [])))
     chart = chart_text(name=title, artist=performer, tempo=tempo, sections=song_sections,
-                       end_tick=end_tick, tracks=tracks, star_power=phrases,
+                       end_tick=end_tick, parts=parts,
                        drums=drums, drum_star_power=drum_phrases, drum_fills=fills)
     length_ms = int(round(audio_end_s * 1000))
     ini = SongIni.from_mapping({
@@ -211,15 +224,30 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
            if value is not None},
         "charter": CHARTER, "song_length": length_ms,
         "preview_start_time": int(round(tempo.seconds(preview_start(song_sections)) * 1000)),
-        **({"diff_guitar": _difficulty_tier(expert, tempo)} if expert else {}),
+        **{f"diff_{k}": _difficulty_tier(e, tempo) for k, e in experts.items()},
         **({"diff_drums": _difficulty_tier(drums["Expert"], tempo, _DRUM_NPS_SCALE)}
            if drums else {}),
     }).to_bytes().decode("utf-8")
     steps("done")
-    return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), tracks, drums,
-                         song_sections, phrases, drum_phrases, fills, chart, ini, src.files,
+    return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), parts, drums,
+                         song_sections, drum_phrases, fills, chart, ini, src.files,
                          _album_art(source, tags), pad_s, length_ms, time.perf_counter() - started,
                          beats_from_notes)
+
+
+def _silent(audio: Audio) -> bool:
+    return float(np.sqrt(np.mean(np.square(audio.samples)))) < SILENCE_RMS
+
+
+def _expert(audio: Audio, spec: Spectrum, grid: list[GridOnset], starts: list[int],
+            tempo: TempoMap, pad_frames: int, end_s: float) -> list[Note]:
+    """Expert notes of one five-fret part: lanes from the pitch contour of ``audio`` (padded
+    by ``pad_frames`` of the lead-in), sustains from ``spec``, lanes kept per section."""
+    audio = audio.delayed(pad_frames * HOP) if pad_frames else audio
+    tones = lanes_.tones(audio, grid)
+    groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
+    return lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), spec, tempo,
+                               end_s)
 
 
 def write_song_folder(generated: GeneratedSong, out_dir: Path) -> Path:

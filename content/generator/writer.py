@@ -2,8 +2,9 @@
 
 Chart layout follows chart-generation.md §5.1 and formats.md §1.3 (GuitarGame_ChartFormats):
 ``[Song]`` with ``Resolution = 192``; ``[SyncTrack]`` with ``TS`` and ``B`` (BPM × 1000) at
-tick 0; ``[Events]`` with ``section`` names and one ``end``; ``[ExpertSingle]`` …
-``[EasySingle]`` with ``N lane length`` per gem and ``S 2 length`` star power, the same
+tick 0; ``[Events]`` with ``section`` names and one ``end``; for each five-fret part
+``[ExpertSingle]`` … ``[EasySingle]`` (``DoubleRhythm``, ``DoubleBass``, ``Keyboard`` for
+rhythm, bass, keys) with ``N lane length`` per gem and ``S 2 length`` star power, the same
 for ``[ExpertDrums]`` … plus ``S 64 length`` drum fills (activation lanes). No
 ``*Stream`` keys: reserved audio names take priority and a path breaks when audio is
 transcoded (SngFileFormat issue #9).
@@ -23,8 +24,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from content.formats.chart import TRACK_SECTIONS
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
 from content.generator.structure import Section
@@ -34,19 +37,33 @@ PLAYABLE_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav")  # formats.md §1.1
 DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 STAR_POWER = 2
 DRUM_FILL = 64
+# (instrument, difficulty) → section name, as the chart reader maps them (("guitar",
+# "expert") → "ExpertSingle" …).
+_SECTIONS = {key: name for name, key in TRACK_SECTIONS.items()}
+
+
+@dataclass(frozen=True)
+class FretPart:
+    """One five-fret instrument's chart: ``tracks`` difficulty (``"Expert"``, ``"Hard"``,
+    ``"Medium"``, ``"Easy"``) → notes, and its ``star_power`` (tick, length) phrases, shared by
+    every difficulty."""
+
+    tracks: dict[str, list[Note]]
+    star_power: list[tuple[int, int]]
 
 
 def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Section],
-               end_tick: int, tracks: Mapping[str, list[Note]],
-               star_power: list[tuple[int, int]],
+               end_tick: int, parts: Mapping[str, FretPart],
                drums: Mapping[str, list[Note]] | None = None,
                drum_star_power: Sequence[tuple[int, int]] = (),
                drum_fills: Sequence[tuple[int, int]] = ()) -> str:
     """The whole ``notes.chart`` as text (CRLF line ends, as editors write them).
 
-    tracks: difficulty name (``"Expert"`` …) → guitar notes, written as ``[ExpertSingle]`` ….
-    star_power: (tick, length) phrases, written in every guitar difficulty.
-    drums: the same for drums, written as ``[ExpertDrums]`` … with ``drum_star_power``
+    parts: five-fret instrument (``"guitar"``, ``"rhythm"``, ``"bass"``, ``"keys"``) → its
+    notes per difficulty (``"Expert"`` …), written as ``[ExpertSingle]``,
+    ``[ExpertDoubleRhythm]``, ``[ExpertDoubleBass]``, ``[ExpertKeyboard]`` …, with its star
+    power phrases in every difficulty.
+    drums: difficulty → drum notes, written as ``[ExpertDrums]`` … with ``drum_star_power``
     phrases and ``drum_fills`` (tick, length) in every difficulty.
     """
     lines = ["[Song]", "{",
@@ -57,13 +74,14 @@ def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Sectio
     lines += ["}", "[Events]", "{"]
     lines += [f'  {s.tick} = E "section {_quote(s.name)}"' for s in sections]
     lines += [f'  {end_tick} = E "end"', "}"]
-    phrases = [(STAR_POWER, tick, length) for tick, length in star_power]
     drum_phrases = ([(STAR_POWER, tick, length) for tick, length in drum_star_power]
                     + [(DRUM_FILL, tick, length) for tick, length in drum_fills])
-    parts = [(f"{d}Single", tracks[d], phrases) for d in DIFFICULTIES if d in tracks]
-    parts += [(f"{d}Drums", (drums or {})[d], drum_phrases)
-              for d in DIFFICULTIES if d in (drums or {})]
-    for title, notes, specials in parts:
+    blocks = [(_SECTIONS[instrument, d.lower()], part.tracks[d],
+               [(STAR_POWER, tick, length) for tick, length in part.star_power])
+              for instrument, part in parts.items() for d in DIFFICULTIES if d in part.tracks]
+    blocks += [(f"{d}Drums", (drums or {})[d], drum_phrases)
+               for d in DIFFICULTIES if d in (drums or {})]
+    for title, notes, specials in blocks:
         events: list[tuple[int, int, str]] = []
         for note in notes:
             events += [(note.tick, 0, f"N {lane} {note.length}") for lane in note.lanes]

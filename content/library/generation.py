@@ -74,8 +74,8 @@ def max_audio_seconds() -> float:
     return settings.GENERATOR_MAX_MINUTES * 60
 
 
-# Shown by generate_chart and on the job page when the tempo map follows a lone guitar stem.
-BEATS_FROM_NOTES = ("from the guitar stem's notes alone: where the part does not show the "
+# Shown by generate_chart and on the job page when the tempo map follows a lone stem.
+BEATS_FROM_NOTES = ("from the stem's notes alone: where the part does not show the "
                     "beat, bar lines can sit an 8th or a 16th off (give song.ogg or drums.ogg "
                     "beside it for a surer tempo map)")
 
@@ -83,18 +83,23 @@ BEATS_FROM_NOTES = ("from the guitar stem's notes alone: where the part does not
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
     tempo markers; ``tempo_note``: ``BEATS_FROM_NOTES`` when the tempo map follows a lone
-    guitar stem's notes, else ""),
-    note counts per difficulty (guitar, drums), sections, star-power phrases (guitar, drums),
-    drum fills, lead-in and generator seconds."""
+    stem's notes, else ""), ``parts``: instrument (``"guitar"``, ``"rhythm"``, ``"bass"``,
+    ``"keys"``, ``"drums"``, in chart order) → ``{"notes": {difficulty: count},
+    "star_power": phrases}`` (drums also ``"fills"``), sections, lead-in and generator
+    seconds."""
     bpms = [bpm / 1000 for _, bpm in song.tempo.tempos]
     return {
         "name": song.name, "artist": song.artist,
         "bpm": round(song.bpm, 2), "bpm_min": round(min(bpms), 2),
         "bpm_max": round(max(bpms), 2), "tempo_markers": len(bpms),
         "tempo_note": BEATS_FROM_NOTES if song.beats_from_notes else "",
-        "note_counts": dict(song.note_counts), "drum_counts": dict(song.drum_counts),
-        "sections": len(song.sections), "star_power": len(song.star_power),
-        "drum_star_power": len(song.drum_star_power), "drum_fills": len(song.drum_fills),
+        "parts": {
+            **{instrument: {"notes": song.note_counts[instrument],
+                            "star_power": len(part.star_power)}
+               for instrument, part in song.parts.items()},
+            **({"drums": {"notes": song.drum_counts, "star_power": len(song.drum_star_power),
+                          "fills": len(song.drum_fills)}} if song.drums else {})},
+        "sections": len(song.sections),
         "lead_in_s": round(song.lead_in_s, 3), "seconds": round(song.seconds, 2),
     }
 

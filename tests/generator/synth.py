@@ -184,3 +184,18 @@ def phrased(bpm: float, bars: int, *, start: float = 0.5, seed: int = 1) -> Synt
                + 12 * rng.integers(0, 2, len(tones)))
     lead = _sixteenths(tones, pitches, gains, period / 4, beat_times[-1] + 2.0)
     return Synth(beat_times, tones, pitches, lead, lead)
+
+
+def bass_line(beat_times: np.ndarray, *, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """(note times in s, mono samples at SR) of a bass part over ``beat_times``: on each beat a
+    quarter note or two 8ths (one beat in eight rests), low pentatonic pitches (E1…E3), each
+    note held until the next."""
+    rng = np.random.default_rng(seed)
+    period = float(np.median(np.diff(beat_times)))
+    times = [t + off * period for t in beat_times if rng.random() >= 0.125
+             for off in ((0.0,) if rng.random() < 0.5 else (0.0, 0.5))]
+    pitches = 28 + np.array(PENTATONIC)[rng.integers(0, 5, len(times))] + 12 * rng.integers(
+        0, 2, len(times))
+    samples = _sixteenths(times, pitches, np.ones(len(times)), period / 2,
+                          beat_times[-1] + 2.0)
+    return np.array(times), samples

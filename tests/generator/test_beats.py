@@ -18,7 +18,7 @@ from tests.generator.synth import SR, phrased, render, syncopated, write
 
 
 def _beat_f(song: GeneratedSong, truth: np.ndarray) -> float:
-    end = song.tracks["Expert"][-1].tick
+    end = song.parts["guitar"].tracks["Expert"][-1].tick
     beats = np.array([song.tempo.seconds(t) for t in range(0, end, 192)]) - song.lead_in_s
     return mir_eval.beat.f_measure(truth, beats[beats >= 0])
 

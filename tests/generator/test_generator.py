@@ -38,7 +38,7 @@ def _ini(song: GeneratedSong) -> dict[str, str]:
 
 
 def _beats(song: GeneratedSong) -> np.ndarray:
-    end = song.tracks["Expert"][-1].tick
+    end = song.parts["guitar"].tracks["Expert"][-1].tick
     return np.array([song.tempo.seconds(t) for t in range(0, end, 192)]) - song.lead_in_s
 
 
@@ -87,7 +87,7 @@ def test_chart_passes_analysis_and_reparses_to_the_same_counts(
     for song in (steady_song, change_song):
         summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
         assert [i for i in summary.issues if i.type in MUST_PASS] == []
-        for instrument, expected in (("guitar", song.note_counts), ("drums", song.drum_counts)):
+        for instrument, expected in (*song.note_counts.items(), ("drums", song.drum_counts)):
             counts = {t.difficulty: t.note_count for t in summary.tracks
                       if t.instrument == instrument}
             assert counts == {d.lower(): n for d, n in expected.items()}
@@ -115,7 +115,7 @@ def test_untagged_file_named_artist_dash_title_gives_both(steady: tuple[Synth, P
 def test_difficulties_follow_the_reduction_rules(steady_song: GeneratedSong,
                                                  change_song: GeneratedSong) -> None:
     for song in (steady_song, change_song):
-        tracks = song.tracks
+        tracks = song.parts["guitar"].tracks
         expert = len(tracks["Expert"])
         for name, ratio, gap, max_lane in (("Hard", 0.64, 64, 4), ("Medium", 0.37, 96, 3),
                                            ("Easy", 0.22, 192, 2)):
@@ -146,7 +146,7 @@ def test_drum_stem_gives_a_drum_chart_on_the_beats(steady: tuple[Synth, Path],
 
 def _drums_only(song: GeneratedSong) -> None:
     """A drum chart with no guitar part that passes the chart checks."""
-    assert song.tracks == {} and set(song.drums) == {"Expert", "Hard", "Medium", "Easy"}
+    assert song.parts == {} and set(song.drums) == {"Expert", "Hard", "Medium", "Easy"}
     assert "Single]" not in song.chart_text and "diff_guitar" not in _ini(song)
     summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
     assert [i.type for i in summary.issues if i.type in MUST_PASS] == []
@@ -161,7 +161,7 @@ def test_a_lone_drum_stem_file_gets_a_drum_chart_only(tmp_path: Path) -> None:
     _drums_only(song)
     # The same audio under a mix's name is charted as a mix: guitar, no drum chart.
     mix = generate(write(tmp_path / "drums and bass.wav", synth.mix - synth.lead))
-    assert mix.drums == {} and mix.note_counts["Expert"] > 0
+    assert mix.drums == {} and mix.note_counts["guitar"]["Expert"] > 0
 
 
 def test_a_folder_of_drum_stems_alone_gets_a_drum_chart_only(tmp_path: Path) -> None:

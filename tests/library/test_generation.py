@@ -101,7 +101,7 @@ def test_command_says_when_the_tempo_map_follows_a_lone_guitar_stem(click_audio,
     stem = tmp_path / "guitar.ogg"
     stem.write_bytes(click_audio["ogg"].read_bytes())
     output = run_command(stem, "--out", tmp_path / "out", "--name", "Click")
-    assert re.search(r"^tempo: [\d.]+ BPM.*\n  from the guitar stem's notes alone: .* 16th off",
+    assert re.search(r"^tempo: [\d.]+ BPM.*\n  from the stem's notes alone: .* 16th off",
                      output, re.M)
 
 
@@ -112,10 +112,24 @@ def test_command_on_drum_stems_alone_imports_a_drum_chart_only(click_audio, libr
     output = run_command(stems, "--import", "--name", "Click", "--artist", "Tests")
     assert "guitar notes" not in output
     assert re.search(r"^drums notes: Expert \d+, Hard \d+, Medium \d+, Easy \d+$", output, re.M)
-    assert re.search(r"star power phrases: drums \d+, with \d+ fills,", output)
+    assert re.search(r"star power phrases: drums \d+ with \d+ fills,", output)
     song = Song.objects.get()
     assert {t.instrument for t in song.tracks.all()} == {"drums"}
     assert check_song_folder(library_root / song.path) == {}
+
+
+def test_command_prints_each_part_of_a_stems_folder(click_audio, tmp_path):
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    for stem in ("song.ogg", "bass.ogg", "keys.ogg"):
+        (stems / stem).write_bytes(click_audio["ogg"].read_bytes())
+    output = run_command(stems, "--out", tmp_path / "out", "--name", "Click", "--artist", "Tests")
+    for part in ("guitar", "bass", "keys"):
+        assert re.search(rf"^{part} notes: Expert \d+, Hard \d+, Medium \d+, Easy \d+$", output,
+                         re.M)
+    assert re.search(r"star power phrases: guitar \d+, bass \d+, keys \d+,", output)
+    chart = (tmp_path / "out" / "notes.chart").read_text()
+    assert "[ExpertDoubleBass]" in chart and "[ExpertKeyboard]" in chart
 
 
 def test_command_import_puts_the_song_in_the_library(click_audio, library_root, db):

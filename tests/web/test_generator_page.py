@@ -117,6 +117,20 @@ def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, libr
     assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
 
 
+def test_a_bass_stem_upload_lands_with_a_bass_part(editor_client, library, workers, click_ogg):
+    upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg),
+           SimpleUploadedFile("bass.ogg", click_ogg), name="Parts", artist="Synth")
+    job = Job.objects.get()
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "done", status["error"]
+    assert list(status["result"]["parts"]) == ["guitar", "bass"]
+    detail = editor_client.get(job.get_absolute_url()).content.decode()
+    assert "<dt>Guitar part</dt>" in detail and "<dt>Bass part</dt>" in detail
+    song = Song.objects.get()
+    assert {t.instrument for t in song.tracks.all()} == {"guitar", "bass"}
+    assert "bass" in editor_client.get(song.get_absolute_url()).content.decode().lower()
+
+
 def generate_one_stem(client, filename: str, audio: bytes) -> tuple[str, dict, str]:
     """Upload one stem on the Generator page and wait for its job to finish: (the page it was
     uploaded from, the job's final status, the job's page)."""
@@ -131,9 +145,10 @@ def generate_one_stem(client, filename: str, audio: bytes) -> tuple[str, dict, s
 def test_a_drum_stem_alone_lands_as_a_drum_chart_only(editor_client, library, workers,
                                                      click_ogg):
     page, status, detail = generate_one_stem(editor_client, "drums.ogg", click_ogg)
-    assert "drum stems alone give a drum chart only" in page
-    assert status["result"]["note_counts"] == {} and status["result"]["drum_counts"]["Expert"]
-    assert "Drum notes" in detail and "Guitar notes" not in detail
+    assert "a stem alone gives its own part only" in page
+    assert list(status["result"]["parts"]) == ["drums"]
+    assert status["result"]["parts"]["drums"]["notes"]["Expert"]
+    assert "<dt>Drums part</dt>" in detail and "Guitar part" not in detail
     assert {t.instrument for t in Song.objects.get().tracks.all()} == {"drums"}
 
 
@@ -141,8 +156,8 @@ def test_a_lone_guitar_stem_job_says_its_tempo_map_follows_the_notes(editor_clie
                                                                        workers, click_ogg):
     page, status, detail = generate_one_stem(editor_client, "guitar.ogg", click_ogg)
     assert "give <code>song.ogg</code> or <code>drums.ogg</code> too" in page
-    assert status["result"]["tempo_note"].startswith("from the guitar stem's notes alone")
-    assert "from the guitar stem&#x27;s notes alone: where the part does not show" in detail
+    assert status["result"]["tempo_note"].startswith("from the stem's notes alone")
+    assert "from the stem&#x27;s notes alone: where the part does not show" in detail
 
 
 def test_a_tagged_upload_lands_with_its_album_and_cover(editor_client, library, workers,

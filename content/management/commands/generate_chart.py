@@ -16,10 +16,11 @@ DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 
 
 class Command(BaseCommand):
-    help = ("Generate a Clone Hero chart (Expert to Easy guitar; drums with a drum stem, drums "
-            "only from drum stems alone) from "
+    help = ("Generate a Clone Hero chart (Expert to Easy guitar; rhythm, bass, keys and drums "
+            "from their stems; a lone stem gives its own part only) from "
             "an audio file (ogg, opus, mp3, wav, flac) or a folder of stems (song.ogg, "
-            "guitar.ogg, drums.ogg ...), and write it to a folder or import it into the library.")
+            "guitar.ogg, bass.ogg, drums.ogg ...), and write it to a folder or import it into "
+            "the library.")
 
     def add_arguments(self, parser):
         parser.add_argument("source", type=Path, metavar="AUDIO_OR_STEM_FOLDER")
@@ -79,15 +80,14 @@ class Command(BaseCommand):
         self.stdout.write(tempo)
         if summary["tempo_note"]:
             self.stdout.write(f"  {summary['tempo_note']}")
-        for label, counts in (("guitar", summary["note_counts"]),
-                              ("drums", summary["drum_counts"])):
-            if counts:
-                self.stdout.write(f"{label} notes: " + ", ".join(
-                    f"{d} {counts[d]}" for d in DIFFICULTIES if d in counts))
-        star_power = f"{summary['star_power']}" if summary["note_counts"] else ""
-        if summary["drum_counts"]:
-            drums = f"drums {summary['drum_star_power']}, with {summary['drum_fills']} fills"
-            star_power = f"{star_power} ({drums})" if star_power else drums
+        parts = summary["parts"]
+        for instrument, part in parts.items():
+            self.stdout.write(f"{instrument} notes: " + ", ".join(
+                f"{d} {part['notes'][d]}" for d in DIFFICULTIES if d in part["notes"]))
+        star_power = ", ".join(
+            f"{instrument} {part['star_power']}"
+            + (f" with {part['fills']} fills" if "fills" in part else "")
+            for instrument, part in parts.items())
         self.stdout.write(f"sections: {summary['sections']}, star power phrases: {star_power}, "
                           f"lead-in {summary['lead_in_s']:.2f} s")
         self.stdout.write(f"seconds: {seconds:.1f} (generator {summary['seconds']:.1f})")
