@@ -83,22 +83,22 @@ BEATS_FROM_NOTES = ("from the stem's notes alone: where the part does not show t
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
     tempo markers; ``tempo_note``: ``BEATS_FROM_NOTES`` when the tempo map follows a lone
-    stem's notes, else ""), ``parts``: instrument (``"guitar"``, ``"rhythm"``, ``"bass"``,
-    ``"keys"``, ``"drums"``, in chart order) → ``{"notes": {difficulty: count},
-    "star_power": phrases}`` (drums also ``"fills"``), sections, lead-in and generator
-    seconds."""
+    stem's notes, else ""), ``parts``: one ``{"instrument", "notes": [[difficulty, count],
+    …], "star_power": phrases}`` per part in chart order (guitar, rhythm, bass, keys, drums;
+    drums also ``"fills"``), sections, lead-in and generator seconds. Lists, not mappings,
+    keep that order: PostgreSQL's jsonb, where jobs keep the summary, sorts object keys."""
     bpms = [bpm / 1000 for _, bpm in song.tempo.tempos]
     return {
         "name": song.name, "artist": song.artist,
         "bpm": round(song.bpm, 2), "bpm_min": round(min(bpms), 2),
         "bpm_max": round(max(bpms), 2), "tempo_markers": len(bpms),
         "tempo_note": BEATS_FROM_NOTES if song.beats_from_notes else "",
-        "parts": {
-            **{instrument: {"notes": song.note_counts[instrument],
-                            "star_power": len(part.star_power)}
-               for instrument, part in song.parts.items()},
-            **({"drums": {"notes": song.drum_counts, "star_power": len(song.drum_star_power),
-                          "fills": len(song.drum_fills)}} if song.drums else {})},
+        "parts": [
+            *({"instrument": instrument, "notes": list(song.note_counts[instrument].items()),
+               "star_power": len(part.star_power)} for instrument, part in song.parts.items()),
+            *([{"instrument": "drums", "notes": list(song.drum_counts.items()),
+                "star_power": len(song.drum_star_power), "fills": len(song.drum_fills)}]
+              if song.drums else [])],
         "sections": len(song.sections),
         "lead_in_s": round(song.lead_in_s, 3), "seconds": round(song.seconds, 2),
     }

@@ -6,6 +6,7 @@ database (the thread's own connection must see the committed job).
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -123,9 +124,11 @@ def test_a_bass_stem_upload_lands_with_a_bass_part(editor_client, library, worke
     job = Job.objects.get()
     status = wait_until_finished(editor_client, job)
     assert status["state"] == "done", status["error"]
-    assert list(status["result"]["parts"]) == ["guitar", "bass"]
+    assert [p["instrument"] for p in status["result"]["parts"]] == ["guitar", "bass"]
     detail = editor_client.get(job.get_absolute_url()).content.decode()
-    assert "<dt>Guitar part</dt>" in detail and "<dt>Bass part</dt>" in detail
+    # In chart order, each with its difficulties from Expert down.
+    assert re.search(r"<dt>Guitar part</dt><dd>Expert \d+, Hard \d+, Medium \d+, Easy \d+ "
+                     r"notes</dd>\s*<dt>Bass part</dt>", detail)
     song = Song.objects.get()
     assert {t.instrument for t in song.tracks.all()} == {"guitar", "bass"}
     assert "bass" in editor_client.get(song.get_absolute_url()).content.decode().lower()
@@ -146,8 +149,8 @@ def test_a_drum_stem_alone_lands_as_a_drum_chart_only(editor_client, library, wo
                                                      click_ogg):
     page, status, detail = generate_one_stem(editor_client, "drums.ogg", click_ogg)
     assert "a stem alone gives its own part only" in page
-    assert list(status["result"]["parts"]) == ["drums"]
-    assert status["result"]["parts"]["drums"]["notes"]["Expert"]
+    (drums,) = status["result"]["parts"]
+    assert drums["instrument"] == "drums" and drums["notes"][0][0] == "Expert"
     assert "<dt>Drums part</dt>" in detail and "Guitar part" not in detail
     assert {t.instrument for t in Song.objects.get().tracks.all()} == {"drums"}
 

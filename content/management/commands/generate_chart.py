@@ -12,8 +12,6 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
-
 
 class Command(BaseCommand):
     help = ("Generate a Clone Hero chart (Expert to Easy guitar; rhythm, bass, keys and drums "
@@ -80,14 +78,13 @@ class Command(BaseCommand):
         self.stdout.write(tempo)
         if summary["tempo_note"]:
             self.stdout.write(f"  {summary['tempo_note']}")
-        parts = summary["parts"]
-        for instrument, part in parts.items():
-            self.stdout.write(f"{instrument} notes: " + ", ".join(
-                f"{d} {part['notes'][d]}" for d in DIFFICULTIES if d in part["notes"]))
+        for part in summary["parts"]:
+            self.stdout.write(f"{part['instrument']} notes: "
+                              + ", ".join(f"{d} {n}" for d, n in part["notes"]))
         star_power = ", ".join(
-            f"{instrument} {part['star_power']}"
+            f"{part['instrument']} {part['star_power']}"
             + (f" with {part['fills']} fills" if "fills" in part else "")
-            for instrument, part in parts.items())
+            for part in summary["parts"])
         self.stdout.write(f"sections: {summary['sections']}, star power phrases: {star_power}, "
                           f"lead-in {summary['lead_in_s']:.2f} s")
         self.stdout.write(f"seconds: {seconds:.1f} (generator {summary['seconds']:.1f})")
