@@ -13,9 +13,10 @@
    Once a set has guided a change, the next K gives a fresh one.
 2. For every song with a PART GUITAR track (≥ 20 Expert notes) it generates a chart three
    ways: from the full mix ``song.ogg`` ("mix"), from ``guitar.ogg`` alone ("stem"), and
-   from a folder with both plus ``drums.ogg``, ``bass.ogg`` and ``keys.ogg`` when rendered
-   ("stems": tempo from the mix, notes from the guitar, a drum chart from the drums, bass
-   and keys parts from their stems).
+   from a Clone Hero stems folder ("stems"): ``guitar.ogg``, ``drums.ogg``, ``bass.ogg``,
+   ``keys.ogg`` as rendered, and as ``song.ogg`` the backing track, everything not in another
+   stem, which is the vocals (tempo from all of them together, notes from the guitar, a drum
+   chart from the drums, bass and keys parts from their stems).
 3. Reports per song and mode, with mir_eval (§2.1): onset F-measure of the generated Expert
    notes vs the human Expert guitar notes at ±50 ms and ±25 ms, median signed offset (ms,
    positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
@@ -322,9 +323,10 @@ def main() -> int:
         title = folder.name[:28]
         with tempfile.TemporaryDirectory() as tmp:
             both = Path(tmp)
-            for stem in ("song.ogg", "guitar.ogg", "drums.ogg", "bass.ogg", "keys.ogg"):
-                if (folder / stem).exists():
-                    os.symlink(folder / stem, both / stem)
+            for stem, name in (("guitar", "guitar"), ("drums", "drums"), ("bass", "bass"),
+                               ("keys", "keys"), ("vocals", "song")):
+                if (folder / f"{stem}.ogg").exists():
+                    os.symlink(folder / f"{stem}.ogg", both / f"{name}.ogg")
             for mode, source in (("mix", folder / "song.ogg"), ("stem", folder / "guitar.ogg"),
                                  ("stems", both)):
                 try:

@@ -62,13 +62,19 @@ class Audio:
 class SourceAudio:
     """What the generator analyses and what the song folder will play.
 
-    mix: the whole song (``song.*``, or the sum of all stems) — tempo, sections, energy.
+    mix: the whole song — tempo, sections, energy: a single file, or the sum of a folder's
+        music stems. Clone Hero plays the stems together, and ``song`` is "background audio
+        not associated with any particular instrument, or the main audio stream if it is the
+        only one present" (GuitarGame_ChartFormats ``Supported-Audio-Files.md``): beside
+        other stems it is the backing track, not the song.
     parts: five-fret instrument (``FRET_STEMS`` order) → the audio its chart transcribes:
         each ``guitar``/``rhythm``/``bass``/``keys`` stem given, and for ``guitar`` without
-        a guitar stem the full mix, when there is one (``song.*``, a single file not named
-        like a stem, or a folder whose stems are neither five-fret nor drum stems). Empty
-        for drum stems alone: there is no melodic part to chart.
-    guitar_from_mix: ``parts["guitar"]`` is the full mix, not a guitar stem.
+        a guitar stem the mix that holds it: ``song.*`` (the backing track, which then holds
+        the guitar), a single file not named like a stem, or the sum of a folder whose stems
+        are neither five-fret nor drum stems. Empty for drum stems alone: there is no melodic
+        part to chart.
+    guitar_from_mix: ``parts["guitar"]`` is a mix (listened to in the guitar's band), not a
+        guitar stem.
     drums: the drum stem(s) summed (a folder's, or a single file named like one), or None.
     files: the audio files to put in the song folder, as (source path, stem name) pairs.
     tag_file: the file whose tags (title, artist) name the song.
@@ -201,7 +207,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
             decoded = dict(zip(music, pool.map(partial(decode, max_seconds=max_seconds),
                                                music.values()), strict=True))
-        mix = decoded.get("song") or _sum(source, list(decoded.values()))
+        mix = _sum(source, list(decoded.values()))
         parts = {n: decoded[n] for n in FRET_STEMS if n in decoded}
         drum_parts = [a for n, a in decoded.items() if _is_drum_stem(n)]
         # Without a guitar stem, [*Single] follows the mix only where there is one: a folder
@@ -209,7 +215,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         has_mix = "song" in decoded or not (parts or drum_parts)
         from_mix = "guitar" not in parts and has_mix
         if from_mix:
-            parts = {"guitar": mix, **parts}
+            parts = {"guitar": decoded.get("song", mix), **parts}
         drums = _sum(source, drum_parts) if drum_parts else None
         tag_file = stems.get("song") or next(iter(music.values()))
         return SourceAudio(mix, parts, from_mix, drums,

@@ -9,7 +9,7 @@ import pytest
 
 from content.formats.analysis import analyse_chart
 from content.generator import GeneratedSong, generate
-from tests.generator.synth import Synth, bass_line, render, write
+from tests.generator.synth import SR, Synth, bass_line, render, write
 from tests.generator.test_generator import MUST_PASS
 
 DIFFICULTIES = ("expert", "hard", "medium", "easy")
@@ -98,3 +98,19 @@ def test_a_silent_stem_beside_others_is_left_out(band, tmp_path: Path) -> None:
     write(tmp_path / "keys.wav", np.zeros_like(synth.lead))
     song = generate(tmp_path, name="Quiet keys", artist="Tests")
     assert list(song.parts) == ["guitar"] and "diff_keys" not in _ini(song)
+
+
+def test_song_beside_other_stems_is_the_backing_track_not_the_whole_song(tmp_path: Path) -> None:
+    # Clone Hero plays every stem together: here song.wav holds only a held chord, and the
+    # beat is in drums.wav. The tempo must come from all the stems, the guitar from its stem.
+    synth = render([(128.0, 72)], seed=8)
+    t = np.arange(len(synth.mix)) / SR
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (110.0, 138.6, 164.8)) * 0.05
+    write(tmp_path / "song.wav", chord.astype(np.float32))
+    write(tmp_path / "drums.wav", synth.mix - synth.lead)
+    write(tmp_path / "guitar.wav", synth.lead)
+    song = generate(tmp_path, name="Backing", artist="Tests")
+    assert song.bpm == pytest.approx(128.0, rel=0.01) and not song.beats_from_notes
+    assert _onset_f(song, "guitar", synth.tones) >= 0.9
+    kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
+    assert mir_eval.onset.f_measure(synth.beats, kicks - song.lead_in_s, window=0.05)[0] >= 0.9
