@@ -16,7 +16,9 @@ PAGE_SIZE = 50
 # A text search counts this many matches at most ("1,000+ songs"); browsing the whole library
 # or a filter keeps its exact count, which an index answers.
 SEARCH_COUNT_CAP = 1_000
-AUDIO_PREFERENCE = ("preview", "song")  # then any stem, in the scan's order
+# Stems the page does not play with the others: a preview is the whole song on its own, and
+# Clone Hero plays the crowd only in its own settings.
+_NOT_PLAYED_WITH_STEMS = ("preview", "crowd")
 
 
 def dashboard(request):
@@ -65,7 +67,7 @@ def song_detail(request, pk: int):
         "files": files,
         "summary": selectors.song_chart_summary(song=song),
         "issues": list(song.issues.all()),
-        "audio": _preview_audio(song, {f.name for f in files}),
+        "audio": _player_audio(song, {f.name for f in files}),
         "preview_seconds": (song.preview_start_time or 0) / 1000,
         "can_edit": can_edit(request.user),
         "extra": song.ini_extra,
@@ -74,11 +76,12 @@ def song_detail(request, pk: int):
     })
 
 
-def _preview_audio(song: Song, names: set[str]) -> str | None:
-    """The audio file the page plays: preview.*, else song.*, else the first stem."""
+def _player_audio(song: Song, names: set[str]) -> list[str]:
+    """The audio files the page plays, together: ``preview.*`` alone if there is one, else
+    every music stem (``song.*`` beside stems is the backing track, and Clone Hero plays all
+    of them at once), in the scan's order; [] without audio (or inside a .sng)."""
     audio = [name for name in song.audio_files if name in names] if not song.is_sng else []
-    for stem in AUDIO_PREFERENCE:
-        for name in audio:
-            if name.rsplit(".", 1)[0].lower() == stem:
-                return name
-    return audio[0] if audio else None
+    stems = {name: name.rsplit(".", 1)[0].lower() for name in audio}
+    preview = [name for name, stem in stems.items() if stem == "preview"]
+    return preview[:1] or [name for name, stem in stems.items()
+                           if stem not in _NOT_PLAYED_WITH_STEMS] or audio[:1]

@@ -1,10 +1,15 @@
 """The song page and the dashboard."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from content.library.sync import library_sync
 from content.models import Song
+from content.storage import library_storage
+from tests.web.conftest import write_wav
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +65,27 @@ def test_the_dashboard_shows_the_library_figures(viewer_client, synced,
 def test_the_dashboard_of_an_empty_library(viewer_client, db):
     page = viewer_client.get(reverse("dashboard")).content.decode()
     assert "No sync has run yet" in page and "The library is empty" in page
+
+
+def test_a_song_of_several_stems_plays_them_together(viewer_client, web_library):
+    folder = web_library / "Songs/Return to Forever/Majestic Dance"
+    for stem in ("guitar", "drums", "crowd"):
+        write_wav(folder / f"{stem}.wav")
+    run = library_sync(storage=library_storage())
+    assert run.errors == 0, run.error
+    song = Song.objects.get(name="Majestic Dance")
+    page = viewer_client.get(reverse("song_detail", args=[song.pk])).content.decode()
+    players = re.findall(r"<audio ([^>]*)>", page)
+    sources = [re.search(r'src="([^"#]+)', attrs).group(1) for attrs in players]
+    # song.wav is the backing track: every music stem plays, the crowd does not.
+    assert sorted(sources) == sorted(reverse("song_file", args=[song.pk, f"{stem}.wav"])
+                                     for stem in ("song", "guitar", "drums"))
+    assert players[0].startswith("controls") and all(
+        a.startswith("hidden data-follows") for a in players[1:])
+    assert "js/player.js" in page and " together, from the preview point" in page
+    # A preview file is the whole song on its own.
+    write_wav(folder / "preview.wav")
+    library_sync(storage=library_storage())
+    page = viewer_client.get(reverse("song_detail", args=[song.pk])).content.decode()
+    assert re.findall(r'<audio [^>]*src="([^"#]+)', page) == [
+        reverse("song_file", args=[song.pk, "preview.wav"])]
