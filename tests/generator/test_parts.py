@@ -114,3 +114,16 @@ def test_song_beside_other_stems_is_the_backing_track_not_the_whole_song(tmp_pat
     assert _onset_f(song, "guitar", synth.tones) >= 0.9
     kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
     assert mir_eval.onset.f_measure(synth.beats, kicks - song.lead_in_s, window=0.05)[0] >= 0.9
+
+
+def test_drums_beside_numbered_drum_stems_is_not_heard(tmp_path: Path) -> None:
+    # Players ignore drums.* when drums_1..4 exist: its hits (off the song's beat here) must
+    # not reach the drum chart or the tempo.
+    synth = render([(120.0, 48)], seed=3)
+    kit = synth.mix - synth.lead
+    write(tmp_path / "drums_1.wav", kit)
+    write(tmp_path / "drums.wav", np.roll(kit, int(0.19 * SR)))
+    song = generate(tmp_path, name="Numbered", artist="Tests")
+    hits = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"]])
+    assert mir_eval.onset.f_measure(synth.beats, hits - song.lead_in_s, window=0.05)[1] >= 0.9
+    assert {p.name for p, _ in song.audio_files} == {"drums_1.wav", "drums.wav"}
