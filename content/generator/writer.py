@@ -79,7 +79,7 @@ def chart_text(*, name: str, artist: str, tempo: TempoMap, sections: list[Sectio
     blocks = [(_SECTIONS[instrument, d.lower()], part.tracks[d],
                [(STAR_POWER, tick, length) for tick, length in part.star_power])
               for instrument, part in parts.items() for d in DIFFICULTIES if d in part.tracks]
-    blocks += [(f"{d}Drums", (drums or {})[d], drum_phrases)
+    blocks += [(_SECTIONS["drums", d.lower()], (drums or {})[d], drum_phrases)
                for d in DIFFICULTIES if d in (drums or {})]
     for title, notes, specials in blocks:
         events: list[tuple[int, int, str]] = []
