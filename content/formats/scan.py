@@ -47,12 +47,26 @@ AUDIO_STEMS = ("song", "guitar", "rhythm", "bass", "keys", "vocals", "vocals_1",
                "drums", "drums_1", "drums_2", "drums_3", "drums_4", "crowd", "preview")
 # Stems that are not the song's music: a folder with only these has no audio.
 NON_MUSIC_STEMS = ("preview", "crowd")
+# A stem players ignore when numbered ones exist ("Should be ignored if numbered stems
+# exist", GuitarGame_ChartFormats Supported-Audio-Files.md): drums beside drums_1..4 …
+_SUPERSEDED_BY_NUMBERED = ("drums", "vocals")
 ALBUM_ART_NAMES = ("album.jpg", "album.jpeg", "album.png")
 VIDEO_EXTENSIONS = ("mp4", "avi", "webm", "vp8", "ogv", "mpeg")
 # Won't play on Linux (scan-chart badVideo).
 BAD_VIDEO_EXTENSIONS = ("mp4", "avi", "mpeg")
 MAX_INI_BYTES = 1024 * 1024
 MAX_CHART_BYTES = 64 * 1024 * 1024
+
+
+def music_stems(stems: Iterable[str]) -> list[str]:
+    """The stems (lower-case base names, e.g. ``["song", "guitar", "drums"]``) that are heard
+    as the song's music, in the given order: not ``NON_MUSIC_STEMS``, and not ``drums`` /
+    ``vocals`` beside ``drums_1``..``drums_4`` / ``vocals_1``..``vocals_2``, which players
+    ignore then."""
+    stems = list(stems)
+    return [stem for stem in stems if stem not in NON_MUSIC_STEMS
+            and not (stem in _SUPERSEDED_BY_NUMBERED
+                     and any(other.startswith(f"{stem}_") for other in stems))]
 
 
 @dataclass

@@ -25,7 +25,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from content.formats.scan import AUDIO_STEMS, NON_MUSIC_STEMS
+from content.formats.scan import AUDIO_STEMS, music_stems
 from content.generator.errors import GeneratorError
 
 SR = 22050  # Hz; all analysis runs at this rate (librosa's default, enough for onsets and pitch)
@@ -199,8 +199,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
     source = Path(source)
     if source.is_dir():
         stems = stems_in(source)
-        music = {n: p for n, p in stems.items()
-                 if n not in NON_MUSIC_STEMS and not _superseded(n, stems)}
+        music = {n: stems[n] for n in music_stems(stems)}
         if not music:
             raise GeneratorError(source, "the folder has no audio named like a Clone Hero stem "
                                          f"({', '.join(AUDIO_STEMS[:6])} … with "
@@ -230,13 +229,6 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
     part = name if name in FRET_STEMS else "guitar"
     return SourceAudio(audio, {part: audio}, name not in FRET_STEMS, None, ((source, "song"),),
                        source)
-
-
-def _superseded(name: str, stems: dict[str, Path]) -> bool:
-    """``drums`` beside ``drums_1``..``drums_4``, or ``vocals`` beside ``vocals_1``/``_2``:
-    players ignore it then ("Should be ignored if numbered stems exist",
-    GuitarGame_ChartFormats ``Supported-Audio-Files.md``), so it is not heard in the song."""
-    return name in ("drums", "vocals") and any(s.startswith(f"{name}_") for s in stems)
 
 
 def _is_drum_stem(name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import render
 
+from content.formats.scan import NON_MUSIC_STEMS
 from content.forms import SongFilterForm
 from content.library import selectors
 from content.library.pagination import SongPaginator
@@ -16,9 +17,6 @@ PAGE_SIZE = 50
 # A text search counts this many matches at most ("1,000+ songs"); browsing the whole library
 # or a filter keeps its exact count, which an index answers.
 SEARCH_COUNT_CAP = 1_000
-# Stems the page does not play with the others: a preview is the whole song on its own, and
-# Clone Hero plays the crowd only in its own settings.
-_NOT_PLAYED_WITH_STEMS = ("preview", "crowd")
 
 
 def dashboard(request):
@@ -84,4 +82,4 @@ def _player_audio(song: Song, names: set[str]) -> list[str]:
     stems = {name: name.rsplit(".", 1)[0].lower() for name in audio}
     preview = [name for name, stem in stems.items() if stem == "preview"]
     return preview[:1] or [name for name, stem in stems.items()
-                           if stem not in _NOT_PLAYED_WITH_STEMS] or audio[:1]
+                           if stem not in NON_MUSIC_STEMS] or audio[:1]
