@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import render
 
-from content.formats.scan import NON_MUSIC_STEMS
+from content.formats.scan import music_stems
 from content.forms import SongFilterForm
 from content.library import selectors
 from content.library.pagination import SongPaginator
@@ -76,10 +76,11 @@ def song_detail(request, pk: int):
 
 def _player_audio(song: Song, names: set[str]) -> list[str]:
     """The audio files the page plays, together: ``preview.*`` alone if there is one, else
-    every music stem (``song.*`` beside stems is the backing track, and Clone Hero plays all
-    of them at once), in the scan's order; [] without audio (or inside a .sng)."""
+    every stem heard as the song (``formats.scan.music_stems``: ``song.*`` beside stems is
+    the backing track, and Clone Hero plays all of them at once), in the scan's order; []
+    without audio (or inside a .sng)."""
     audio = [name for name in song.audio_files if name in names] if not song.is_sng else []
     stems = {name: name.rsplit(".", 1)[0].lower() for name in audio}
     preview = [name for name, stem in stems.items() if stem == "preview"]
-    return preview[:1] or [name for name, stem in stems.items()
-                           if stem not in NON_MUSIC_STEMS] or audio[:1]
+    heard = music_stems(stems.values())
+    return preview[:1] or [name for name, stem in stems.items() if stem in heard] or audio[:1]
