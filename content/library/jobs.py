@@ -234,27 +234,28 @@ def job_run(job_id: int) -> None:
         with _heartbeat(job.pk):
             result = function(arguments=job.arguments, progress=progress)
     except JobCancelled:
-        _finish(job, Job.State.CANCELLED, message="cancelled")
+        outcome = {"state": Job.State.CANCELLED, "message": "cancelled"}
     except JobFailed as error:
-        _finish(job, Job.State.FAILED, error=str(error), message="failed")
+        outcome = {"state": Job.State.FAILED, "error": str(error), "message": "failed"}
     except (OperationalError, InterfaceError) as error:
         logger.exception("job {} ({}) lost the database", job.pk, job.kind)
-        _finish(job, Job.State.FAILED, message="failed",
-                error=f"The database connection was lost while the job ran ({error}). Songs "
-                      "finished before that are in the library (the next sync records any the "
-                      "database missed). Retry the job.")
+        outcome = {"state": Job.State.FAILED, "message": "failed",
+                   "error": f"The database connection was lost while the job ran ({error}). "
+                            "Songs finished before that are in the library (the next sync "
+                            "records any the database missed). Retry the job."}
     except Exception as error:
         logger.exception("job {} ({}) failed", job.pk, job.kind)
-        _finish(job, Job.State.FAILED, message="failed",
-                error=f"Unexpected error ({type(error).__name__}): {error}")
+        outcome = {"state": Job.State.FAILED, "message": "failed",
+                   "error": f"Unexpected error ({type(error).__name__}): {error}"}
     else:
-        _finish(job, Job.State.DONE, result=result or {}, message="done")
+        outcome = {"state": Job.State.DONE, "message": "done", "result": result or {}}
     finally:
         staging_owner.reset(owner)
-        # A failed job keeps its input for job_retry (jobs_expire_inputs removes it later).
-        if _with_database(f"job {job.pk}", lambda: Job.objects.filter(pk=job.pk).exclude(
-                state=Job.State.FAILED).exists()):
-            _scratch_cleanup(job.arguments)
+    # A failed job keeps its input for job_retry (jobs_expire_inputs removes it later). The
+    # others' input goes before their outcome is recorded, so a finished job has none left.
+    if outcome["state"] != Job.State.FAILED:
+        _scratch_cleanup(job.arguments)
+    _finish(job, **outcome)
 
 
 def _finish(job: Job, state: str, *, message: str, error: str = "",
