@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import soxr
+from scipy import signal
 
 from content.formats.scan import AUDIO_STEMS, music_stems
 from content.generator.errors import GeneratorError
@@ -38,6 +39,17 @@ AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
 # chart order; [*Single] follows the full mix when there is no guitar stem.
 FRET_STEMS = ("guitar", "rhythm", "bass", "keys")
 _BLOCK_FRAMES = 1 << 16  # decoded at a time (1.5 s at 44.1 kHz)
+# A stem is held in song.* (a full mix given as song.*) when song.* carries its waveform at
+# this gain or more: the least-squares gain at the best lag within HELD_LAG_S, over the
+# stem's loudest HELD_WINDOW_S. Separate instruments do not share a waveform, while a mix is
+# its stems' sum: on the rendered fixture songs (bench_generator.py's library), each full
+# render holds its 183 audible stems at 0.80 or more (median 0.99), and the vocals render of
+# the 6 songs with one, a backing track, holds their 23 other stems at 0.03 at most. A
+# mastered mix scales its stems, so the bar sits well below 1.
+HELD_GAIN = 0.25
+HELD_LAG_S = 0.1  # song.* may start a little off its stems (an MP3 encoder adds ≈ 26 ms)
+HELD_WINDOW_S = 10.0
+_AUDIBLE_POWER = 1e-8  # mean square below this (-80 dBFS) over the window: the stem is silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +75,7 @@ class SourceAudio:
     """What the generator analyses and what the song folder will play.
 
     mix: the whole song — tempo, sections, energy: a single file, or the sum of a folder's
-        music stems. Clone Hero plays the stems together, and ``song`` is "background audio
+        music stems (but those in ``held_in_song``). Clone Hero plays the stems together, and ``song`` is "background audio
         not associated with any particular instrument, or the main audio stream if it is the
         only one present" (GuitarGame_ChartFormats ``Supported-Audio-Files.md``): beside
         other stems it is the backing track, not the song.
@@ -78,6 +90,9 @@ class SourceAudio:
     drums: the drum stem(s) summed (a folder's, or a single file named like one), or None.
     files: the audio files to put in the song folder, as (source path, stem name) pairs.
     tag_file: the file whose tags (title, artist) name the song.
+    held_in_song: the music stems that ``song.*`` already holds (``held_in``): a full mix
+        given as ``song.*``. They are charted, but left out of ``mix`` and ``files``: Clone
+        Hero plays ``song.*`` with every stem, so they would sound twice.
     """
 
     mix: Audio
@@ -86,6 +101,7 @@ class SourceAudio:
     drums: Audio | None
     files: tuple[tuple[Path, str], ...]
     tag_file: Path
+    held_in_song: tuple[str, ...] = ()
 
     @property
     def lone_stem(self) -> bool:
@@ -207,7 +223,9 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
             decoded = dict(zip(music, pool.map(partial(decode, max_seconds=max_seconds),
                                                music.values()), strict=True))
-        mix = _sum(source, list(decoded.values()))
+        held = tuple(n for n, a in decoded.items()
+                     if n != "song" and "song" in decoded and held_in(decoded["song"], a))
+        mix = _sum(source, [a for n, a in decoded.items() if n not in held])
         parts = {n: decoded[n] for n in FRET_STEMS if n in decoded}
         drum_parts = [a for n, a in decoded.items() if _is_drum_stem(n)]
         # Without a guitar stem, [*Single] follows the mix only where there is one: a folder
@@ -219,7 +237,8 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         drums = _sum(source, drum_parts) if drum_parts else None
         tag_file = stems.get("song") or next(iter(music.values()))
         return SourceAudio(mix, parts, from_mix, drums,
-                           tuple((p, n) for n, p in stems.items()), tag_file)
+                           tuple((p, n) for n, p in stems.items() if n not in held), tag_file,
+                           held)
     audio = decode(source, max_seconds=max_seconds)
     # A single file named like a stem is that stem alone: a lone drums.ogg gets a drum chart
     # and a lone bass.ogg a bass chart (and no guitar chart made of its notes).
@@ -229,6 +248,29 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
     part = name if name in FRET_STEMS else "guitar"
     return SourceAudio(audio, {part: audio}, name not in FRET_STEMS, None, ((source, "song"),),
                        source)
+
+
+def held_in(song: Audio, stem: Audio) -> bool:
+    """Whether ``song`` carries ``stem``'s waveform at ``HELD_GAIN`` or more (see there):
+    ``song`` is then a mix holding the stem, not a backing track beside it. False for a
+    silent stem."""
+    n = min(len(song.samples), len(stem.samples))
+    lag = int(HELD_LAG_S * stem.sr)
+    seconds = stem.samples[: n // stem.sr * stem.sr].reshape(-1, stem.sr)
+    energy = np.einsum("ij,ij->i", seconds, seconds)
+    span = min(len(energy), int(HELD_WINDOW_S))
+    if span == 0:
+        return False
+    start = int(np.argmax(np.convolve(energy, np.ones(span), "valid"))) * stem.sr
+    part = stem.samples[start:start + span * stem.sr].astype(np.float64)
+    power = float(part @ part)
+    if power < _AUDIBLE_POWER * len(part):
+        return False
+    # The stem against song.* from ``lag`` before to ``lag`` after: every lag within ±lag.
+    lo = max(start - lag, 0)
+    whole = song.samples[lo:start + len(part) + lag].astype(np.float64)
+    products = signal.correlate(whole, part, mode="valid", method="fft")
+    return float(np.max(products)) / power >= HELD_GAIN
 
 
 def _is_drum_stem(name: str) -> bool:

@@ -71,7 +71,8 @@ class GeneratedSong:
     mix or drums to hold the beat; its bar lines can then sit an 8th or a 16th off where the
     part does not show the beat. note_counts: instrument → difficulty → notes, and
     drum_counts: difficulty → drum notes, as scan-chart counts them (five-fret chords once,
-    every drum gem).
+    every drum gem). held_in_song: the stems a full mix given as ``song.*`` already holds,
+    charted but left out of ``audio_files`` (``audio.SourceAudio.held_in_song``).
     """
 
     name: str
@@ -91,6 +92,7 @@ class GeneratedSong:
     song_length_ms: int
     seconds: float
     beats_from_notes: bool
+    held_in_song: tuple[str, ...] = ()
     note_counts: dict[str, dict[str, int]] = field(init=False)
     drum_counts: dict[str, int] = field(init=False)
 
@@ -232,7 +234,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), parts, drums,
                          song_sections, drum_phrases, fills, chart, ini, src.files,
                          _album_art(source, tags), pad_s, length_ms, time.perf_counter() - started,
-                         beats_from_notes)
+                         beats_from_notes, src.held_in_song)
 
 
 def _silent(audio: Audio) -> bool:

@@ -80,10 +80,25 @@ BEATS_FROM_NOTES = ("from the stem's notes alone: where the part does not show t
                     "beside it for a surer tempo map)")
 
 
+def held_note(song: GeneratedSong) -> str:
+    """What the user is told when their ``song.*`` already holds some of the stems given
+    beside it (``GeneratedSong.held_in_song``), else ""."""
+    if not song.held_in_song:
+        return ""
+    mix = next((path.name for path, stem in song.audio_files if stem == "song"), "song.ogg")
+    several = len(song.held_in_song) > 1
+    stems = f"the {', '.join(song.held_in_song)} stem{'s' if several else ''}"
+    it = "them" if several else "it"
+    return (f"{mix} already holds {stems} (it is the full mix), so the song folder leaves {it} "
+            f"out: Clone Hero plays {mix} together with every stem, and {stems} would sound "
+            f"twice. The charts still come from the stems. For Clone Hero to quiet a part on a "
+            f"missed note, give a backing track without that part as {mix}.")
+
+
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
     tempo markers; ``tempo_note``: ``BEATS_FROM_NOTES`` when the tempo map follows a lone
-    stem's notes, else ""), ``parts``: one ``{"instrument", "notes": [[difficulty, count],
+    stem's notes, else ""), ``audio_note``: ``held_note`` (else ""), ``parts``: one ``{"instrument", "notes": [[difficulty, count],
     …], "star_power": phrases}`` per part in chart order (guitar, rhythm, bass, keys, drums;
     drums also ``"fills"``), sections, lead-in and generator seconds. Lists, not mappings,
     keep that order: PostgreSQL's jsonb, where jobs keep the summary, sorts object keys."""
@@ -93,6 +108,7 @@ def song_summary(song: GeneratedSong) -> dict:
         "bpm": round(song.bpm, 2), "bpm_min": round(min(bpms), 2),
         "bpm_max": round(max(bpms), 2), "tempo_markers": len(bpms),
         "tempo_note": BEATS_FROM_NOTES if song.beats_from_notes else "",
+        "audio_note": held_note(song),
         "parts": [
             *({"instrument": instrument, "notes": list(song.note_counts[instrument].items()),
                "star_power": len(part.star_power)} for instrument, part in song.parts.items()),

@@ -45,7 +45,9 @@
       .then(function (job) {
         show(job);
         if (!job.finished) { setTimeout(poll, 1000); return; }
-        if (job.state === "done" && job.kind === "generate" && job.song_url && job.result.status === "imported") {
+        // A note on the audio (song.ogg held the stems) stays on screen, with the song's link.
+        if (job.state === "done" && job.kind === "generate" && job.song_url && job.result.status === "imported"
+            && !job.result.audio_note) {
           window.location.assign(job.song_url);
         }
       })

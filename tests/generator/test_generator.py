@@ -72,10 +72,11 @@ def test_lead_in_of_two_seconds_is_added_to_chart_and_audio(
     assert steady_song.lead_in_s >= 1.5
     assert steady_song.note_seconds("Expert")[0] >= 2.0
     out = write_song_folder(steady_song, tmp_path / "song")
-    assert {p.name for p in out.iterdir()} == {"notes.chart", "song.ini", "song.ogg",
-                                               "guitar.ogg", "drums.ogg"}
-    padded, sr = soundfile.read(out / "guitar.ogg")
-    original = steady[0].lead
+    # song.wav is the full mix: it holds guitar.wav and drums.wav, which stay out of the folder.
+    assert steady_song.held_in_song == ("guitar", "drums")
+    assert {p.name for p in out.iterdir()} == {"notes.chart", "song.ini", "song.ogg"}
+    padded, sr = soundfile.read(out / "song.ogg")
+    original = steady[0].mix
     assert len(padded) / sr == pytest.approx(len(original) / SR + steady_song.lead_in_s,
                                              abs=0.05)
     first_sound = np.argmax(np.abs(padded) > 0.01) / sr

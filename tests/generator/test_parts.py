@@ -9,6 +9,7 @@ import pytest
 
 from content.formats.analysis import analyse_chart
 from content.generator import GeneratedSong, generate
+from content.generator.audio import Audio, held_in
 from tests.generator.synth import SR, Synth, bass_line, render, write
 from tests.generator.test_generator import MUST_PASS
 
@@ -111,9 +112,42 @@ def test_song_beside_other_stems_is_the_backing_track_not_the_whole_song(tmp_pat
     write(tmp_path / "guitar.wav", synth.lead)
     song = generate(tmp_path, name="Backing", artist="Tests")
     assert song.bpm == pytest.approx(128.0, rel=0.01) and not song.beats_from_notes
+    assert song.held_in_song == () and len(song.audio_files) == 3
     assert _onset_f(song, "guitar", synth.tones) >= 0.9
     kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
     assert mir_eval.onset.f_measure(synth.beats, kicks - song.lead_in_s, window=0.05)[0] >= 0.9
+
+
+def test_a_full_mix_given_as_song_keeps_the_stems_it_holds_out_of_the_folder(
+        band, tmp_path: Path) -> None:
+    # song.wav is the whole band (guitar and drums), quieter and 26 ms late as an MP3 encoder
+    # leaves it; bass.wav is not in it. Clone Hero plays song.* with every stem, so guitar and
+    # drums beside it would sound twice: they are charted, but not put in the folder.
+    synth, _, bass = band
+    late = np.concatenate([np.zeros(int(0.026 * SR), np.float32), 0.6 * synth.mix])
+    write(tmp_path / "song.wav", late)
+    write(tmp_path / "guitar.wav", synth.lead)
+    write(tmp_path / "drums.wav", synth.mix - synth.lead)
+    write(tmp_path / "bass.wav", bass)
+    song = generate(tmp_path, name="Full mix", artist="Tests")
+    assert song.held_in_song == ("guitar", "drums")
+    assert [p.name for p, _ in song.audio_files] == ["song.wav", "bass.wav"]
+    assert _onset_f(song, "guitar", synth.tones) >= 0.9 and "bass" in song.parts
+    kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
+    assert mir_eval.onset.f_measure(synth.beats, kicks - song.lead_in_s, window=0.05)[0] >= 0.9
+
+
+def test_held_in_tells_a_mix_from_a_backing_track(band) -> None:
+    synth, _, bass = band
+
+    def audio(samples: np.ndarray) -> Audio:
+        return Audio(Path("x.wav"), samples.astype(np.float32))
+
+    guitar, drums = audio(synth.lead), audio(synth.mix - synth.lead)
+    assert held_in(audio(synth.mix), guitar) and held_in(audio(synth.mix + bass), drums)
+    assert not held_in(drums, guitar) and not held_in(audio(bass), drums)
+    assert not held_in(audio(synth.mix), audio(np.zeros_like(synth.lead)))  # a silent stem
+    assert not held_in(audio(synth.mix), audio(synth.lead[: SR // 2]))  # under a second
 
 
 def test_drums_beside_numbered_drum_stems_is_not_heard(tmp_path: Path) -> None:

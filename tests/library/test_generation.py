@@ -132,6 +132,18 @@ def test_command_prints_each_part_of_a_stems_folder(click_audio, tmp_path):
     assert "[ExpertDoubleBass]" in chart and "[ExpertKeyboard]" in chart
 
 
+def test_command_says_when_song_ogg_already_holds_a_stem(click_audio, tmp_path):
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    for stem in ("song.ogg", "guitar.ogg"):  # the same audio: song.ogg holds the guitar
+        (stems / stem).write_bytes(click_audio["ogg"].read_bytes())
+    output = run_command(stems, "--out", tmp_path / "out", "--name", "Click", "--artist", "Tests")
+    assert re.search(r"^audio: song\.ogg already holds the guitar stem \(it is the full mix\), "
+                     r"so the song folder leaves it out", output, re.M)
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.ogg")) == ["song.ogg"]
+    assert printed_counts(output)["expert"] > 0
+
+
 def test_command_import_puts_the_song_in_the_library(click_audio, library_root, db):
     output = run_command(click_audio["wav"], "--import", "--name", "Click", "--artist", "Tests")
     song = Song.objects.get()

@@ -10,6 +10,7 @@ import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -20,7 +21,7 @@ from content import forms
 from content.generator.tags import FRONT_COVER
 from content.library import jobs
 from content.models import Job, Song
-from tests.synthaudio import click_track, image, tagged_audio, write_audio
+from tests.synthaudio import SR, click_track, image, tagged_audio, write_audio
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,15 +108,44 @@ def test_upload_runs_a_job_that_ends_on_the_new_song(editor_client, library, wor
     assert job.get_absolute_url() in listing and "Click Song.ogg" in listing
 
 
+@pytest.fixture(scope="module")
+def chord_ogg(tmp_path_factory) -> bytes:
+    """A 24 s held chord (a backing track with no guitar in it), as Ogg Vorbis bytes."""
+    t = np.arange(int(24.0 * SR)) / SR
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (110.0, 138.6, 164.8)) * 0.05
+    return write_audio(tmp_path_factory.mktemp("audio") / "chord.ogg",
+                       chord.astype(np.float32)).read_bytes()
+
+
 def test_stems_upload_charts_the_guitar_and_keeps_every_stem(editor_client, library, workers,
-                                                             click_ogg):
+                                                             click_ogg, chord_ogg):
     response = upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg),
-                      SimpleUploadedFile("Song.ogg", click_ogg), name="Stems", artist="Synth")
+                      SimpleUploadedFile("Song.ogg", chord_ogg), name="Stems", artist="Synth")
     assert response.status_code == 302
     status = wait_until_finished(editor_client, Job.objects.get())
     assert status["state"] == "done", status["error"]
+    assert status["result"]["audio_note"] == "" and 'id="job-audio-note"' not in status[
+        "results_html"]
     song = Song.objects.get()
     assert song.name == "Stems" and set(song.audio_files) == {"guitar.ogg", "song.ogg"}
+
+
+def test_a_song_ogg_that_holds_the_guitar_stem_lands_without_it(editor_client, library,
+                                                               workers, click_ogg):
+    # song.ogg is the guitar stem's own audio: a full mix that holds it. The job says so and
+    # stays on its page with the note (the script goes on to the song page only without one).
+    upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg),
+           SimpleUploadedFile("song.ogg", click_ogg), name="Full mix", artist="Synth")
+    job = Job.objects.get()
+    status = wait_until_finished(editor_client, job)
+    assert status["state"] == "done", status["error"]
+    note = status["result"]["audio_note"]
+    assert note.startswith("song.ogg already holds the guitar stem (it is the full mix)")
+    assert "the guitar stem would sound twice" in note
+    assert 'id="job-audio-note"' in status["results_html"]
+    assert "would sound twice" in editor_client.get(job.get_absolute_url()).content.decode()
+    song = Song.objects.get()
+    assert song.audio_files == ["song.ogg"] and song.tracks.filter(instrument="guitar").exists()
 
 
 def test_a_bass_stem_upload_lands_with_a_bass_part(editor_client, library, workers, click_ogg):

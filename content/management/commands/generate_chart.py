@@ -78,6 +78,8 @@ class Command(BaseCommand):
         self.stdout.write(tempo)
         if summary["tempo_note"]:
             self.stdout.write(f"  {summary['tempo_note']}")
+        if summary["audio_note"]:
+            self.stdout.write(f"audio: {summary['audio_note']}")
         for part in summary["parts"]:
             self.stdout.write(f"{part['instrument']} notes: "
                               + ", ".join(f"{d} {n}" for d, n in part["notes"]))
