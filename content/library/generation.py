@@ -86,9 +86,10 @@ def held_note(song: GeneratedSong) -> str:
     if not song.held_in_song:
         return ""
     mix = next((path.name for path, stem in song.audio_files if stem == "song"), "song.ogg")
-    several = len(song.held_in_song) > 1
-    stems = f"the {', '.join(song.held_in_song)} stem{'s' if several else ''}"
-    it = "them" if several else "it"
+    *others, last = song.held_in_song
+    names = f"{', '.join(others)} and {last}" if others else last
+    stems = f"the {names} stem{'s' if others else ''}"
+    it = "them" if others else "it"
     return (f"{mix} already holds {stems} (it is the full mix), so the song folder leaves {it} "
             f"out: Clone Hero plays {mix} together with every stem, and {stems} would sound "
             f"twice. The charts still come from the stems. For Clone Hero to quiet a part on a "

@@ -10,6 +10,7 @@ import pytest
 from content.formats.analysis import analyse_chart
 from content.generator import GeneratedSong, generate
 from content.generator.audio import Audio, held_in
+from content.library.generation import held_note
 from tests.generator.synth import SR, Synth, bass_line, render, write
 from tests.generator.test_generator import MUST_PASS
 
@@ -131,6 +132,8 @@ def test_a_full_mix_given_as_song_keeps_the_stems_it_holds_out_of_the_folder(
     write(tmp_path / "bass.wav", bass)
     song = generate(tmp_path, name="Full mix", artist="Tests")
     assert song.held_in_song == ("guitar", "drums")
+    assert held_note(song).startswith("song.wav already holds the guitar and drums stems (it "
+                                      "is the full mix), so the song folder leaves them out")
     assert [p.name for p, _ in song.audio_files] == ["song.wav", "bass.wav"]
     assert _onset_f(song, "guitar", synth.tones) >= 0.9 and "bass" in song.parts
     kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
