@@ -75,10 +75,11 @@ class SourceAudio:
     """What the generator analyses and what the song folder will play.
 
     mix: the whole song — tempo, sections, energy: a single file, or the sum of a folder's
-        music stems (but those in ``held_in_song``). Clone Hero plays the stems together, and ``song`` is "background audio
-        not associated with any particular instrument, or the main audio stream if it is the
-        only one present" (GuitarGame_ChartFormats ``Supported-Audio-Files.md``): beside
-        other stems it is the backing track, not the song.
+        music stems (but those in ``held_in_song``). Clone Hero plays the stems together,
+        and ``song`` is "background audio not associated with any particular instrument, or
+        the main audio stream if it is the only one present" (GuitarGame_ChartFormats
+        ``Supported-Audio-Files.md``): beside other stems it is the backing track, not the
+        song.
     parts: five-fret instrument (``FRET_STEMS`` order) → the audio its chart transcribes:
         each ``guitar``/``rhythm``/``bass``/``keys`` stem given, and for ``guitar`` without
         a guitar stem the mix that holds it: ``song.*`` (the backing track, which then holds
@@ -252,8 +253,9 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
 
 def held_in(song: Audio, stem: Audio) -> bool:
     """Whether ``song`` carries ``stem``'s waveform at ``HELD_GAIN`` or more (see there):
-    ``song`` is then a mix holding the stem, not a backing track beside it. False for a
-    silent stem."""
+    ``song`` is then a mix holding the stem, not a backing track beside it. Both are decoded
+    audio at the same rate; only their common length counts. False for a silent stem or one
+    under a second."""
     n = min(len(song.samples), len(stem.samples))
     lag = int(HELD_LAG_S * stem.sr)
     seconds = stem.samples[: n // stem.sr * stem.sr].reshape(-1, stem.sr)

@@ -99,10 +99,11 @@ def held_note(song: GeneratedSong) -> str:
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
     tempo markers; ``tempo_note``: ``BEATS_FROM_NOTES`` when the tempo map follows a lone
-    stem's notes, else ""), ``audio_note``: ``held_note`` (else ""), ``parts``: one ``{"instrument", "notes": [[difficulty, count],
-    …], "star_power": phrases}`` per part in chart order (guitar, rhythm, bass, keys, drums;
-    drums also ``"fills"``), sections, lead-in and generator seconds. Lists, not mappings,
-    keep that order: PostgreSQL's jsonb, where jobs keep the summary, sorts object keys."""
+    stem's notes, else ""), ``audio_note``: ``held_note`` (else ""), ``parts``: one
+    ``{"instrument", "notes": [[difficulty, count], …], "star_power": phrases}`` per part in
+    chart order (guitar, rhythm, bass, keys, drums; drums also ``"fills"``), sections,
+    lead-in and generator seconds. Lists, not mappings, keep that order: PostgreSQL's jsonb,
+    where jobs keep the summary, sorts object keys."""
     bpms = [bpm / 1000 for _, bpm in song.tempo.tempos]
     return {
         "name": song.name, "artist": song.artist,
