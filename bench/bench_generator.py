@@ -75,11 +75,11 @@ DIFFICULTIES = ("Expert", "Hard", "Medium", "Easy")
 class Human:
     """The human chart: Expert guitar note times (s, chords once), their ticks and lowest
     lanes, Expert drum hit times (s), ``parts``: "bass" / "keys" → Expert note times (s,
-    chords once) of ``PART BASS`` / ``PART KEYS`` (empty without the part), the beat lines of its tempo map (s, see
-    ``beat_lines``), and the ticks of its quarter notes counted from each bar line
-    (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note; ``tempo_ticks`` and
-    ``tempo_seconds``: the tempo changes' ticks and times (s), from which ``seconds``
-    converts any tick."""
+    chords once) of ``PART BASS`` / ``PART KEYS`` (empty without the part), the beat lines
+    of its tempo map (s, see ``beat_lines``), and the ticks of its quarter notes counted from
+    each bar line (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note;
+    ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and times (s), from which
+    ``seconds`` converts any tick."""
 
     onsets: np.ndarray
     onset_ticks: np.ndarray
@@ -143,15 +143,13 @@ def read_human(path: Path) -> Human:
                 tempos.setdefault(tick, msg.tempo)
             elif msg.type == "time_signature":
                 signatures.setdefault(tick, (msg.numerator, msg.denominator))
-            elif (track.name == "PART GUITAR" and msg.type == "note_on" and msg.velocity
-                  and msg.note in EXPERT_GEMS):
-                notes[tick] = min(notes.get(tick, 9), msg.note - 96)
-            elif (track.name == "PART DRUMS" and msg.type == "note_on" and msg.velocity
-                  and msg.note in EXPERT_GEMS):
-                drums.add(tick)
-            elif (track.name in OTHER_PARTS and msg.type == "note_on" and msg.velocity
-                  and msg.note in EXPERT_GEMS):
-                others[OTHER_PARTS[track.name]].add(tick)
+            elif msg.type == "note_on" and msg.velocity and msg.note in EXPERT_GEMS:
+                if track.name == "PART GUITAR":
+                    notes[tick] = min(notes.get(tick, 9), msg.note - 96)
+                elif track.name == "PART DRUMS":
+                    drums.add(tick)
+                elif track.name in OTHER_PARTS:
+                    others[OTHER_PARTS[track.name]].add(tick)
     changes = sorted(tempos.items()) if 0 in tempos else [(0, 500_000), *sorted(tempos.items())]
     # One more point a quarter note past the last change carries its rate.
     ticks = [t for t, _ in changes] + [changes[-1][0] + tpb]

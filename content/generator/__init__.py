@@ -13,7 +13,8 @@ Public API::
     write_song_folder(song, Path("out/Band - Title"))   # notes.chart, song.ini, audio, art
 
 ``source`` is an audio file (ogg, opus, mp3, wav, flac) or a folder of Clone Hero stems
-(song, guitar, rhythm, bass, keys, drums …). Bad input raises ``GeneratorError`` (``.path``, ``.reason``).
+(song, guitar, rhythm, bass, keys, drums …). Bad input raises ``GeneratorError``
+(``.path``, ``.reason``).
 
 Modules, one job each: ``audio`` (decoding), ``tags`` (names, album, cover art), ``spectrum``
 (the one STFT), ``tempo`` (beats, tempo map), ``onsets`` (detection, grid), ``lanes`` (Expert

@@ -224,8 +224,9 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
         with ThreadPoolExecutor(max_workers=min(4, len(music))) as pool:
             decoded = dict(zip(music, pool.map(partial(decode, max_seconds=max_seconds),
                                                music.values()), strict=True))
+        song = decoded.get("song")
         held = tuple(n for n, a in decoded.items()
-                     if n != "song" and "song" in decoded and held_in(decoded["song"], a))
+                     if song is not None and a is not song and held_in(song, a))
         mix = _sum(source, [a for n, a in decoded.items() if n not in held])
         parts = {n: decoded[n] for n in FRET_STEMS if n in decoded}
         drum_parts = [a for n, a in decoded.items() if _is_drum_stem(n)]

@@ -46,8 +46,8 @@
         show(job);
         if (!job.finished) { setTimeout(poll, 1000); return; }
         // A note on the audio (song.ogg held the stems) stays on screen, with the song's link.
-        if (job.state === "done" && job.kind === "generate" && job.song_url && job.result.status === "imported"
-            && !job.result.audio_note) {
+        var imported = job.kind === "generate" && job.song_url && job.result.status === "imported";
+        if (job.state === "done" && imported && !job.result.audio_note) {
           window.location.assign(job.song_url);
         }
       })
