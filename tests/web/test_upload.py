@@ -21,12 +21,14 @@ SONG_INI = "[song]\r\nname = Keys Song\r\nartist = Keys Band\r\ngenre = test\r\n
 
 
 def song_zip() -> bytes:
-    """A zip of one song folder, built now from a fixture chart."""
+    """A zip of one song folder, built now from a fixture chart; the same bytes every call
+    (a fixed entry date), so tests can upload one archive twice."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.write(CHARTS / "chorus/charts/keys-9-notes-mixed-star-power.chart",
                       "Keys Band - Keys Song/notes.chart")
-        archive.writestr("Keys Band - Keys Song/song.ini", SONG_INI)
+        archive.writestr(zipfile.ZipInfo("Keys Band - Keys Song/song.ini", (2024, 1, 1, 0, 0, 0)),
+                         SONG_INI)
     return buffer.getvalue()
 
 
