@@ -86,14 +86,24 @@ def held_note(song: GeneratedSong) -> str:
     if not song.held_in_song:
         return ""
     mix = next((path.name for path, stem in song.audio_files if stem == "song"), "song.ogg")
-    *others, last = song.held_in_song
-    names = f"{', '.join(others)} and {last}" if others else last
-    stems = f"the {names} stem{'s' if others else ''}"
-    it = "them" if others else "it"
+    stems = _stems(song.held_in_song)
+    it = "them" if len(song.held_in_song) > 1 else "it"
+    charted = [stem for stem in song.held_in_song
+               if stem in song.parts or (stem.startswith("drums") and song.drums)]
+    charts = ""
+    if charted:  # a held vocals stem charts nothing
+        verb = "still chart their parts" if len(charted) > 1 else "still charts its part"
+        charts = f" {_stems(charted).capitalize()} {verb}."
     return (f"{mix} already holds {stems} (it is the full mix), so the song folder leaves {it} "
             f"out: Clone Hero plays {mix} together with every stem, and {stems} would sound "
-            f"twice. The charts still come from the stems. For Clone Hero to quiet a part on a "
-            f"missed note, give a backing track without that part as {mix}.")
+            f"twice.{charts} For Clone Hero to quiet a part on a missed note, give a backing "
+            f"track without that part as {mix}.")
+
+
+def _stems(names: list[str] | tuple[str, ...]) -> str:
+    """"the guitar stem", "the guitar and drums stems", "the guitar, bass and drums stems"."""
+    *others, last = names
+    return f"the {', '.join(others)} and {last} stems" if others else f"the {last} stem"
 
 
 def song_summary(song: GeneratedSong) -> dict:

@@ -1,6 +1,7 @@
 """Five-fret parts from their own stems: rhythm, bass and keys get charts of their own."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import mir_eval
@@ -134,6 +135,10 @@ def test_a_full_mix_given_as_song_keeps_the_stems_it_holds_out_of_the_folder(
     assert song.held_in_song == ("guitar", "drums")
     assert held_note(song).startswith("song.wav already holds the guitar and drums stems (it "
                                       "is the full mix), so the song folder leaves them out")
+    assert "The guitar and drums stems still chart their parts." in held_note(song)
+    # A held vocals stem has no chart to speak of.
+    vocals = held_note(dataclasses.replace(song, held_in_song=("vocals",)))
+    assert "leaves it out" in vocals and "chart" not in vocals.split("twice.")[1]
     assert [p.name for p, _ in song.audio_files] == ["song.wav", "bass.wav"]
     assert _onset_f(song, "guitar", synth.tones) >= 0.9 and "bass" in song.parts
     kicks = np.array([song.tempo.seconds(n.tick) for n in song.drums["Expert"] if 0 in n.lanes])
