@@ -37,6 +37,11 @@ followed, so the two tell losses of the phase choice from losses of grid followi
 re-joins, slips of the 16th count, a tempo at half or double the chart's, triplet and swing
 parts).
 Reference, in the same run: librosa's tracker (``tempo.track_beats``) on the same stem.
+It also counts how often a re-join of the grid (``tatum.follow_grid``, after ``MISSES``
+onsets off it) keeps the 16th count: the 16ths between the last note before and the first
+after, against the human chart's, where both notes match a chart note within ``_MATCH_S``.
+A slipped count moves the beat's phase for the rest of the song unless the phase choice
+notices, which is why the phase is chosen again per stretch.
 """
 from __future__ import annotations
 
@@ -57,12 +62,13 @@ from content.generator.audio import open_source  # noqa: E402
 from content.generator.onsets import detect  # noqa: E402
 from content.generator.spectrum import analyse  # noqa: E402
 from content.generator.tatum import (REST_BEATS, Grid, PhaseChoice, beat_phases,  # noqa: E402
-                                     stem_beats)
+                                     follow_grid, stem_beats)
 from content.generator.tempo import notes_level, track_beats  # noqa: E402
 
 _ON_GRID = 0.1  # a note within this fraction of a 16th of the grid is on it
 _FOUND = 0.9  # the choice finds a song's beat when it is right for this share of its notes
 _UNHEARD_S = 4.0  # a beat line this far from every guitar note is not heard in the stem
+_MATCH_S = 0.030  # an onset this near a chart note is that note (re-join counts)
 
 
 def guitar_charts() -> list[tuple[str, Path]]:
@@ -140,9 +146,29 @@ def beat_f(reference: np.ndarray, beats: np.ndarray, end_s: float) -> float:
                                          mir_eval.beat.trim_beats(beats)))
 
 
-def audio_rows(library: Path) -> list[tuple[str, float, float, float]]:
+def rejoins_kept(human: Human, onsets: np.ndarray, level: np.ndarray) -> tuple[int, int]:
+    """(re-joins of the stem's 16th grid that keep the human chart's 16th count, re-joins
+    checked): ``onsets`` (s) and ``level`` (the beats ``stem_beats`` starts from) as the
+    pipeline gives them; only re-joins between two onsets that match chart notes count."""
+    sixteenths = np.interp(onsets, level[:-1], np.diff(level)) / 4
+    grid = follow_grid(onsets, sixteenths)
+    slot = np.clip(np.searchsorted(human.onsets, onsets), 1, len(human.onsets) - 1)
+    nearest = np.where(np.abs(human.onsets[slot - 1] - onsets)
+                       < np.abs(human.onsets[slot] - onsets), slot - 1, slot)
+    matched = np.abs(human.onsets[nearest] - onsets) < _MATCH_S
+    ticks = human.onset_ticks[nearest] / (human.ticks_per_quarter / 4)
+    before, after = grid.onset[grid.restarts - 1], grid.onset[grid.restarts]
+    checked = matched[before] & matched[after]
+    human_steps = ticks[after] - ticks[before]
+    grid_steps = grid.index[grid.restarts] - grid.index[grid.restarts - 1]
+    kept = np.abs(human_steps - grid_steps) < 0.25
+    return int((kept & checked).sum()), int(checked.sum())
+
+
+def audio_rows(library: Path) -> list[tuple[str, float, float, float, int, int]]:
     """(song, beat F of the tracker's beats, of the lone-stem beats, of the lone-stem beats
-    with ``best_phases``) for every rendered guitar stem in ``library``."""
+    with ``best_phases``, re-joins that keep the count, re-joins checked: ``rejoins_kept``)
+    for every rendered guitar stem in ``library``."""
     rows = []
     for folder in sorted(p.parent for p in library.glob("*/*/notes.mid")):
         if not (folder / "guitar.ogg").exists():
@@ -161,15 +187,17 @@ def audio_rows(library: Path) -> list[tuple[str, float, float, float]]:
         best = stem_beats(level, times, strengths, end_s=audio.seconds,
                           choose=best_phases(human.beats))
         row = (folder.name, *(beat_f(human.beats, b, audio.seconds)
-                              for b in (tracked, chosen, best)))
+                              for b in (tracked, chosen, best)),
+               *rejoins_kept(human, times, level))
         print(f"{row[0][:40]:40s} beat F: tracker {row[1]:.2f}, lone stem {row[2]:.2f}, "
-              f"best phases {row[3]:.2f}", flush=True)
+              f"best phases {row[3]:.2f}; re-joins keeping the count {row[4]} of {row[5]}",
+              flush=True)
         rows.append(row)
     return rows
 
 
-def print_audio_summary(rows: list[tuple[str, float, float, float]]) -> None:
-    scores = np.array([r[1:] for r in rows])
+def print_audio_summary(rows: list[tuple[str, float, float, float, int, int]]) -> None:
+    scores = np.array([r[1:4] for r in rows])
     median = np.median(scores, axis=0)
     print(f"\n{len(rows)} rendered guitar stems, beat F median (≥ 0.95 / ≥ 0.90 songs): "
           + ", ".join(f"{label} {m:.3f} ({(col >= 0.95).sum()} / {(col >= 0.9).sum()})"
@@ -177,6 +205,9 @@ def print_audio_summary(rows: list[tuple[str, float, float, float]]) -> None:
                                                scores.T, strict=True))
           + f". Ratios to the tracker: lone stem {median[1] / median[0]:.2f}, best phases "
             f"{median[2] / median[0]:.2f}.")
+    kept, checked = (sum(r[k] for r in rows) for k in (4, 5))
+    print(f"Re-joins of the 16th grid that keep the chart's 16th count: {kept} of {checked} "
+          f"({100 * kept / max(checked, 1):.0f} %).")
 
 
 def main() -> int:
