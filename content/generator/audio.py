@@ -190,10 +190,23 @@ def _ffmpeg_decode(path: Path, max_seconds: float) -> np.ndarray:
          "-ar", str(SR), "-t", f"{max_seconds + 1:g}", "-f", "f32le", "-"],
         capture_output=True, check=False)
     if proc.returncode != 0 or not proc.stdout:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = _ffmpeg_reason(proc.stderr.decode("utf-8", "replace"), path)
         raise GeneratorError(path, "not a readable audio file"
-                             + (f" ({detail[-1]})" if detail else ""))
+                             + (f" ({reason})" if reason else ""))
     return np.frombuffer(proc.stdout[: len(proc.stdout) // 4 * 4], dtype="<f4")
+
+
+def _ffmpeg_reason(stderr: str, path: Path) -> str:
+    """The line of ffmpeg's error output that says what is wrong with ``path``: its first
+    line that is no decoder's or filter's own note (``[mp3float @ 0x…] Header missing``) or
+    repeat count, e.g. ``Invalid data found when processing input``, else its last line,
+    without the path ffmpeg may put first (the error names the file already). The last line
+    alone is often a consequence (``Error configuring filter graph``)."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
+    plain = [line for line in lines
+             if not line.startswith("[") and not line.startswith("Last message repeated")]
+    reason = (plain or lines or [""])[0 if plain else -1]
+    return reason.removeprefix(f"{path}: ")
 
 
 def stems_in(folder: Path) -> dict[str, Path]:

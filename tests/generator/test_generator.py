@@ -230,6 +230,17 @@ def test_text_renamed_to_ogg_is_a_clear_error(tmp_path: Path) -> None:
     assert err.value.path == fake and "song.ogg" in str(err.value)
 
 
+def test_random_bytes_named_mp3_say_why_ffmpeg_refused_them(tmp_path: Path) -> None:
+    # libsndfile refuses them, so ffmpeg is tried: its reason, not its last line (a failed
+    # filter graph), is what the user reads.
+    fake = tmp_path / "song.mp3"
+    fake.write_bytes(np.random.default_rng(5).bytes(200_000))
+    with pytest.raises(GeneratorError, match=r"song\.mp3: not a readable audio file "
+                                             r"\(.*Invalid data found") as err:
+        generate(fake)
+    assert "filter graph" not in str(err.value)
+
+
 def test_empty_file_is_a_clear_error(tmp_path: Path) -> None:
     empty = tmp_path / "song.mp3"
     empty.touch()
