@@ -129,7 +129,9 @@ def _unpack(source: Path, scratch: Path, name: str) -> Iterator[tuple[Path, bool
     """Put ``source`` into ``scratch`` and yield each song in it as (path, is_sng, where):
     ``where`` names the song for messages, as ``name`` (an upload's original file name) and
     the song's folder inside the source (``pack.zip: Artist/Song``)."""
-    root = scratch / "unpacked"
+    # Named after the source: a song with no song.ini "name" takes its folder's name, which
+    # for a song at the top of the source is this one (crowded-sky/, not unpacked/).
+    root = scratch / safe_component(name if source.is_dir() else Path(name).stem, "unpacked")
     if source.is_dir():
         archives.copy_folder(source, root, import_limits(), name=name)
     else:

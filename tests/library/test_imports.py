@@ -91,6 +91,20 @@ def test_unsafe_names_are_made_safe(empty_library, tmp_path):
     assert report.results[0].song_path == "Songs/AC_DC/What_ Now"
 
 
+def test_a_song_without_song_ini_is_named_after_its_folder_or_archive(empty_library, tmp_path):
+    library, source = empty_library
+    folder, packed = tmp_path / "crowded-sky", tmp_path / "deep roots"
+    for target, song in ((folder, song_dirs(source)[0]), (packed, song_dirs(source)[1])):
+        shutil.copytree(song, target)
+        (target / "song.ini").unlink()
+    with zipfile.ZipFile(tmp_path / "Deep Roots.zip", "w") as archive:
+        for file in packed.iterdir():
+            archive.write(file, file.name)
+    report = songs_import(sources=[folder, tmp_path / "Deep Roots.zip"], storage=library)
+    assert [r.song_path for r in report.results] == ["Songs/Unknown Artist/crowded-sky",
+                                                      "Songs/Unknown Artist/Deep Roots"]
+
+
 def test_a_7z_and_a_sng_are_imported(empty_library, tmp_path):
     library, source = empty_library
     first, second = song_dirs(source)[:2]
