@@ -242,7 +242,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
                      if song is not None and a is not song and held_in(song, a))
         mix = _sum(source, [a for n, a in decoded.items() if n not in held])
         parts = {n: decoded[n] for n in FRET_STEMS if n in decoded}
-        drum_parts = [a for n, a in decoded.items() if _is_drum_stem(n)]
+        drum_parts = [a for n, a in decoded.items() if is_drum_stem(n)]
         # Without a guitar stem, [*Single] follows the mix only where there is one: a folder
         # of other parts' stems alone gets their charts, not a guitar chart of them.
         has_mix = "song" in decoded or not (parts or drum_parts)
@@ -258,7 +258,7 @@ def open_source(source: Path, *, max_seconds: float = MAX_SECONDS) -> SourceAudi
     # A single file named like a stem is that stem alone: a lone drums.ogg gets a drum chart
     # and a lone bass.ogg a bass chart (and no guitar chart made of its notes).
     name = source.stem.lower()
-    if _is_drum_stem(name):
+    if is_drum_stem(name):
         return SourceAudio(audio, {}, False, audio, ((source, "song"),), source)
     part = name if name in FRET_STEMS else "guitar"
     return SourceAudio(audio, {part: audio}, name not in FRET_STEMS, None, ((source, "song"),),
@@ -289,7 +289,7 @@ def held_in(song: Audio, stem: Audio) -> bool:
     return float(np.max(products)) / power >= HELD_GAIN
 
 
-def _is_drum_stem(name: str) -> bool:
+def is_drum_stem(name: str) -> bool:
     """``drums`` or ``drums_1``..``drums_4`` (a lower-case stem base name)."""
     return name in AUDIO_STEMS and name.startswith("drums")
 

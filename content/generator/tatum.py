@@ -13,7 +13,7 @@ the 16th grid (the *tatum*) is followed through the onsets instead:
   ``MISSES`` onsets in a row miss, the grid is re-joined at the last note that fit, with the
   period that fits most of the next ``LOOKAHEAD`` onsets (the old one preferred on a tie).
   The 16th count runs on through a re-join, but it may have slipped there: on the 54
-  rendered fixture stems 61 % of re-joins keep the human chart's count
+  rendered fixture stems 62 % of re-joins keep the human chart's count
   (``bench/bench_beat_phase.py --library``).
 - **Phase.** Which 16th (of four) is the beat is chosen for each stretch between re-joins,
   by a Viterbi pass: a stretch's evidence is the log-probability of its notes' 16ths, and
@@ -139,10 +139,7 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *
     """
     if len(tracked) < 4 or len(onsets) < MIN_NOTES:
         return tracked
-    intervals = np.diff(tracked)
-    period = ndimage.median_filter(intervals, min(_PERIOD_SMOOTH, len(intervals)),
-                                   mode="nearest")
-    sixteenths = np.interp(onsets, tracked[:-1], period) / 4
+    sixteenths = tracked_sixteenths(tracked, onsets)
     grid = follow_grid(onsets, sixteenths)
     if len(grid.index) < MIN_NOTES:
         return tracked
@@ -159,6 +156,16 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *
     on_beat = on_beat[np.diff(index[on_beat], prepend=index[on_beat[0]] - 4) >= 3]
     beats = times[on_beat]
     return beats[beats > 0]
+
+
+def tracked_sixteenths(tracked: np.ndarray, onsets: np.ndarray) -> np.ndarray:
+    """The 16th period (s) of the ``tracked`` beats (s, ≥ 2) at each of ``onsets`` (s): a
+    quarter of the median interval over ``_PERIOD_SMOOTH`` beats, the grid's starting period
+    (``follow_grid``)."""
+    intervals = np.diff(tracked)
+    period = ndimage.median_filter(intervals, min(_PERIOD_SMOOTH, len(intervals)),
+                                   mode="nearest")
+    return np.interp(onsets, tracked[:-1], period) / 4
 
 
 def follow_grid(onsets: np.ndarray, sixteenths: np.ndarray) -> Grid:

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 
 from content.generator import GeneratedSong, GeneratorError, generate, write_song_folder
+from content.generator.audio import is_drum_stem
 from content.storage import library_storage
 from content.storage.base import Storage, staging_name
 
@@ -89,7 +90,7 @@ def held_note(song: GeneratedSong) -> str:
     stems = _stems(song.held_in_song)
     it = "them" if len(song.held_in_song) > 1 else "it"
     charted = [stem for stem in song.held_in_song
-               if stem in song.parts or (stem.startswith("drums") and song.drums)]
+               if stem in song.parts or (is_drum_stem(stem) and song.drums)]
     charts = ""
     if charted:  # a held vocals stem charts nothing
         verb = "still chart their parts" if len(charted) > 1 else "still charts its part"

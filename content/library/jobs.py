@@ -234,21 +234,21 @@ def job_run(job_id: int) -> None:
         with _heartbeat(job.pk):
             result = function(arguments=job.arguments, progress=progress)
     except JobCancelled:
-        outcome = {"state": Job.State.CANCELLED, "message": "cancelled"}
+        outcome = {"state": Job.State.CANCELLED}
     except JobFailed as error:
-        outcome = {"state": Job.State.FAILED, "error": str(error), "message": "failed"}
+        outcome = {"state": Job.State.FAILED, "error": str(error)}
     except (OperationalError, InterfaceError) as error:
         logger.exception("job {} ({}) lost the database", job.pk, job.kind)
-        outcome = {"state": Job.State.FAILED, "message": "failed",
+        outcome = {"state": Job.State.FAILED,
                    "error": f"The database connection was lost while the job ran ({error}). "
                             "Songs finished before that are in the library (the next sync "
                             "records any the database missed). Retry the job."}
     except Exception as error:
         logger.exception("job {} ({}) failed", job.pk, job.kind)
-        outcome = {"state": Job.State.FAILED, "message": "failed",
+        outcome = {"state": Job.State.FAILED,
                    "error": f"Unexpected error ({type(error).__name__}): {error}"}
     else:
-        outcome = {"state": Job.State.DONE, "message": "done", "result": result or {}}
+        outcome = {"state": Job.State.DONE, "result": result or {}}
     finally:
         staging_owner.reset(owner)
     # A failed job keeps its input for job_retry (jobs_expire_inputs removes it later). The
@@ -258,10 +258,11 @@ def job_run(job_id: int) -> None:
     _finish(job, **outcome)
 
 
-def _finish(job: Job, state: str, *, message: str, error: str = "",
-            result: dict | None = None) -> None:
+def _finish(job: Job, state: str, *, error: str = "", result: dict | None = None) -> None:
+    """Record ``state`` (a finished one, also shown as the progress message), ``error`` and
+    ``result``."""
     fields = {"state": state, "finished_at": timezone.now(), "error": error,
-              "progress_message": message}
+              "progress_message": state}
     if result is not None:
         fields["result"] = result
         fields["result_song_id"] = result.get("song_id")
