@@ -28,6 +28,8 @@
    and minimum spacing (ms), analyse_chart issues of the must-pass types (plus 1 if
    re-parsed note counts differ from the generator's), drum-chart onset F@50 vs the human
    Expert drums and bass / keys onset F@50 vs the human Expert bass / keys (stems mode),
+   section F (in the summary): mir_eval onset F at ±3 s of the generated section starts vs
+   the human chart's practice sections (``[prc_…]`` / ``[section …]`` events),
    and seconds per song warm (same process; wall and this
    process's CPU time, which stays meaningful when other work shares the 2 cores) and cold
    (fresh process, mix mode).
@@ -78,7 +80,8 @@ class Human:
     chords once) of ``PART BASS`` / ``PART KEYS`` (empty without the part), the beat lines
     of its tempo map (s, see ``beat_lines``), and the ticks of its quarter notes counted from
     each bar line (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note;
-    ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and times (s), from which
+    ``sections``: the starts (s) of its practice sections (``EVENTS`` ``[prc_…]`` or
+    ``[section …]``, empty without them); ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and times (s), from which
     ``seconds`` converts any tick."""
 
     onsets: np.ndarray
@@ -89,6 +92,7 @@ class Human:
     beats: np.ndarray
     quarters: np.ndarray
     ticks_per_quarter: int
+    sections: np.ndarray
     tempo_ticks: np.ndarray
     tempo_seconds: np.ndarray
 
@@ -132,7 +136,7 @@ def read_human(path: Path) -> Human:
     tpb = mid.ticks_per_beat
     tempos: dict[int, int] = {}
     signatures: dict[int, tuple[int, int]] = {}
-    end, notes, drums = 0, {}, set()
+    end, notes, drums, sections = 0, {}, set(), set()
     others: dict[str, set[int]] = {part: set() for part in OTHER_PARTS.values()}
     for track in mid.tracks:
         tick = 0
@@ -143,6 +147,8 @@ def read_human(path: Path) -> Human:
                 tempos.setdefault(tick, msg.tempo)
             elif msg.type == "time_signature":
                 signatures.setdefault(tick, (msg.numerator, msg.denominator))
+            elif msg.type == "text" and msg.text.startswith(("[prc_", "[section ")):
+                sections.add(tick)
             elif msg.type == "note_on" and msg.velocity and msg.note in EXPERT_GEMS:
                 if track.name == "PART GUITAR":
                     notes[tick] = min(notes.get(tick, 9), msg.note - 96)
@@ -167,7 +173,8 @@ def read_human(path: Path) -> Human:
     return Human(seconds(keys), keys, np.array([notes[t] for t in keys]),
                  seconds(sorted(drums)), {k: seconds(sorted(v)) for k, v in others.items()},
                  seconds(beat_lines(meter, end, tpb)),
-                 np.array(beat_lines(meter, end, tpb, unit=1)), tpb, tempo_ticks, tempo_seconds)
+                 np.array(beat_lines(meter, end, tpb, unit=1)), tpb, seconds(sorted(sections)),
+                 tempo_ticks, tempo_seconds)
 
 
 def forbidden(difficulty: str, lanes: tuple[int, ...]) -> bool:
@@ -201,8 +208,11 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     moves = [(np.sign(e1 - e0), np.sign(r1 - r0)) for e0, e1, r0, r1 in
              zip(est_lanes, est_lanes[1:], ref_lanes, ref_lanes[1:])]
     contour = float(np.mean([a == b for a, b in moves])) if moves else float("nan")
+    starts = np.array([song.tempo.seconds(s.tick) for s in song.sections]) - song.lead_in_s
+    section_f = (mir_eval.onset.f_measure(human.sections, starts, window=3.0)[0]
+                 if len(human.sections) else float("nan"))
     out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
-           "secs": song.seconds, **beat_diagnosis(beats, human.beats)}
+           "sections": section_f, "secs": song.seconds, **beat_diagnosis(beats, human.beats)}
     played = {"drums": [song.tempo.seconds(n.tick) for n in song.drums.get("Expert", [])],
               **{k: song.note_seconds("Expert", k) for k in human.parts if k in song.parts}}
     for part, ref in {"drums": human.drums, **human.parts}.items():
@@ -397,10 +407,13 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
             drums += f" {label}F@50={statistics.median(fs):.3f} ({len(fs)})" if fs else ""
         tempo_ok = sum(abs(m["tempo"] - 1) <= 0.04 for m in ms)
         on_beat = statistics.median(m["on"] for m in ms if not np.isnan(m["on"]))
+        section_fs = [m["sections"] for m in ms if not np.isnan(m["sections"])]
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
               f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
               f"(tempo ±4% on {tempo_ok}/{len(ms)}, beats on the human beat {100 * on_beat:.0f}%) "
-              f"contour={med['contour']:.2f}{drums} forbidden={forb} issues={issues} "
+              f"contour={med['contour']:.2f}{drums} sectionF@3s="
+              f"{statistics.median(section_fs) if section_fs else float('nan'):.3f} "
+              f"forbidden={forb} issues={issues} "
               f"warm {med['secs']:.2f}s (cpu {med['cpu']:.2f}s){cold} — {verdict}")
         nps = "/".join(f"{statistics.median(m[f'{d}.nps'] for m in ms):.1f}" for d in DIFFICULTIES)
         chords = "/".join(f"{100 * statistics.median(m[f'{d}.chords'] for m in ms):.0f}"
