@@ -15,7 +15,7 @@ from content.generator.lanes import Note
 from content.generator.onsets import detect
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.spectrum import analyse
-from content.generator.structure import MIN_SECTION_BARS, _merge_short
+from content.generator.structure import MIN_SECTION_BARS, _merge_short, _segment_starts
 from content.generator.tags import read_tags
 from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
 from tests.generator.synth import fast_run, render, write
@@ -153,3 +153,15 @@ def test_a_short_segment_joins_the_neighbour_nearer_in_features() -> None:
     assert _merge_short([0, 2, 10, 11, 19, 20, 28], bars) == [0, 10, 20, 28]
     # Never below MIN_SECTIONS (3) segments: a short song keeps its short ones.
     assert _merge_short([0, 2, 4], _blocks((2, 0.0), (2, 1.0), (8, 2.0))) == [0, 2, 4]
+
+
+def test_segments_lost_to_one_bar_outliers_are_asked_for_again() -> None:
+    # Six 8-bar parts, each a little different, and a loud 1-bar fill in three of them: asked
+    # for six segments, the clustering spends three on the fills, which then merge away.
+    bars = _blocks(*((8, float(level)) for level in range(6)))
+    bars[:, [3, 19, 35]] = 50.0
+    starts = _segment_starts(bars, 6)
+    assert len(starts) >= 6
+    assert min(np.diff([*starts, bars.shape[1]])) >= MIN_SECTION_BARS
+    # A song too short for six segments of MIN_SECTION_BARS gets what fits.
+    assert len(_segment_starts(_blocks((6, 0.0), (6, 1.0)), 6)) <= 3
