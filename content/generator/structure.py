@@ -10,8 +10,9 @@ none under 4 bars, 7 % over 40 s; section starts within 3 s of the human charts'
 sections: F 0.567 (``bench/bench_generator.py``, mix). Asking once left 745 sections, median
 10 bars, 16 % over 40 s, F 0.511; the human charts: median 8 bars, 9 % under 4. Segments whose
 features are close get the same label; the loudest label that repeats is the chorus, the most
-frequent other repeating label the verse; a quiet first/last segment is the intro/outro;
-anything else is a bridge (first time) or "Section N".
+frequent other repeating label the verse (a run of one label: Chorus 1, Chorus 1A, …); a
+quiet first/last segment is the intro/outro; anything else is a bridge (first time) or
+"Section N".
 
 Star power (§5.2, Rock Band "Overdrive" spec, §5.3 official charts): ``round(bars / 10)``
 one-bar phrases, evenly spaced over the notes, each on a bar that has ≥ 3 Expert notes and a
@@ -158,7 +159,7 @@ def _names(labels: list[int], energy: np.ndarray) -> list[str]:
     chorus = max(repeated, key=loudness.get) if repeated else None
     rest = [lab for lab in repeated if lab != chorus]
     verse = max(rest, key=lambda lab: (labels.count(lab), -loudness[lab])) if rest else None
-    names, counts = [], {"Verse": 0, "Chorus": 0, "Bridge": 0}
+    names, counts, run = [], {"Verse": 0, "Chorus": 0, "Bridge": 0}, 0
     for i, lab in enumerate(labels):
         if i == 0 and energy[i] < median - QUIET_DB:
             names.append("Intro")
@@ -166,8 +167,11 @@ def _names(labels: list[int], energy: np.ndarray) -> list[str]:
             names.append("Outro")
         elif lab in (chorus, verse):
             kind = "Chorus" if lab == chorus else "Verse"
-            counts[kind] += 1
-            names.append(f"{kind} {counts[kind]}")
+            # The same part running on is Chorus 1A, 1B …, as Harmonix names practice
+            # sections (prc_chorus_1, prc_chorus_1a).
+            run = run + 1 if i and labels[i - 1] == lab and names[-1].startswith(kind) else 0
+            counts[kind] += run == 0
+            names.append(f"{kind} {counts[kind]}" + (chr(ord("A") + run - 1) if run else ""))
         elif counts["Bridge"] == 0 and lab not in repeated and 0 < i < n - 1:
             counts["Bridge"] += 1
             names.append("Bridge")

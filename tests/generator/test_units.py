@@ -15,7 +15,8 @@ from content.generator.lanes import Note
 from content.generator.onsets import detect
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.spectrum import analyse
-from content.generator.structure import MIN_SECTION_BARS, _merge_short, _segment_starts
+from content.generator.structure import (MIN_SECTION_BARS, _merge_short, _names,
+                                         _segment_starts)
 from content.generator.tags import read_tags
 from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
 from tests.generator.synth import fast_run, render, write
@@ -165,3 +166,11 @@ def test_segments_lost_to_one_bar_outliers_are_asked_for_again() -> None:
     assert min(np.diff([*starts, bars.shape[1]])) >= MIN_SECTION_BARS
     # A song too short for six segments of MIN_SECTION_BARS gets what fits.
     assert len(_segment_starts(_blocks((6, 0.0), (6, 1.0)), 6)) <= 3
+
+
+def test_a_part_running_on_is_named_with_a_letter() -> None:
+    # labels: quiet start, verse twice, chorus three times, verse, chorus, a one-off, chorus.
+    labels = [1, 2, 2, 3, 3, 3, 2, 3, 4, 3]
+    energy = np.array([-20.0, 0, 0, 1, 1, 1, 0, 1, 0, 1])
+    assert _names(labels, energy) == ["Intro", "Verse 1", "Verse 1A", "Chorus 1", "Chorus 1A",
+                                      "Chorus 1B", "Verse 2", "Chorus 2", "Bridge", "Chorus 3"]
