@@ -29,7 +29,8 @@
    re-parsed note counts differ from the generator's), drum-chart onset F@50 vs the human
    Expert drums and bass / keys onset F@50 vs the human Expert bass / keys (stems mode),
    section F (in the summary): mir_eval onset F at ±3 s of the generated section starts vs
-   the human chart's practice sections (``[prc_…]`` / ``[section …]`` events),
+   the human chart's practice sections (``[prc_…]`` / ``[section …]`` events), and label
+   F: mir_eval pairwise F of which sections are named as the same part (``label_f``),
    and seconds per song warm (same process; wall and this
    process's CPU time, which stays meaningful when other work shares the 2 cores) and cold
    (fresh process, mix mode).
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -81,7 +83,8 @@ class Human:
     of its tempo map (s, see ``beat_lines``), and the ticks of its quarter notes counted from
     each bar line (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note;
     ``sections``: the starts (s) of its practice sections (``EVENTS`` ``[prc_…]`` or
-    ``[section …]``, empty without them); ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and times (s), from which
+    ``[section …]``, empty without them) and ``section_kinds`` the part each is
+    (``section_kind``); ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and times (s), from which
     ``seconds`` converts any tick."""
 
     onsets: np.ndarray
@@ -93,6 +96,7 @@ class Human:
     quarters: np.ndarray
     ticks_per_quarter: int
     sections: np.ndarray
+    section_kinds: list[str]
     tempo_ticks: np.ndarray
     tempo_seconds: np.ndarray
 
@@ -136,7 +140,7 @@ def read_human(path: Path) -> Human:
     tpb = mid.ticks_per_beat
     tempos: dict[int, int] = {}
     signatures: dict[int, tuple[int, int]] = {}
-    end, notes, drums, sections = 0, {}, set(), set()
+    end, notes, drums, sections = 0, {}, set(), {}
     others: dict[str, set[int]] = {part: set() for part in OTHER_PARTS.values()}
     for track in mid.tracks:
         tick = 0
@@ -148,7 +152,7 @@ def read_human(path: Path) -> Human:
             elif msg.type == "time_signature":
                 signatures.setdefault(tick, (msg.numerator, msg.denominator))
             elif msg.type == "text" and msg.text.startswith(("[prc_", "[section ")):
-                sections.add(tick)
+                sections.setdefault(tick, section_kind(msg.text))
             elif msg.type == "note_on" and msg.velocity and msg.note in EXPERT_GEMS:
                 if track.name == "PART GUITAR":
                     notes[tick] = min(notes.get(tick, 9), msg.note - 96)
@@ -174,7 +178,32 @@ def read_human(path: Path) -> Human:
                  seconds(sorted(drums)), {k: seconds(sorted(v)) for k, v in others.items()},
                  seconds(beat_lines(meter, end, tpb)),
                  np.array(beat_lines(meter, end, tpb, unit=1)), tpb, seconds(sorted(sections)),
-                 tempo_ticks, tempo_seconds)
+                 [sections[t] for t in sorted(sections)], tempo_ticks, tempo_seconds)
+
+
+def section_kind(text: str) -> str:
+    """The part a human practice section is, without its number or letter: ``[prc_verse_1a]``
+    and ``[section Verse 2]`` → ``verse``, ``[prc_gtr_solo_b]`` → ``gtr_solo``."""
+    kind = re.sub(r"^\[(prc_|section )|\]$", "", text).lower()
+    return re.sub(r"([_ ]?\d+[a-z]?|_[a-z])$", "", kind)
+
+
+def label_f(human: Human, starts: np.ndarray, names: list[str], end_s: float) -> float:
+    """mir_eval pairwise F (0.5 s frames) of how the generated sections (``starts``, s, and
+    ``names``) group into parts against the human ones (``section_kinds``): generated
+    sections are one part where their names are without the number (Chorus 1, Chorus 2A);
+    each Section N and the Bridge stand alone. nan with fewer than 2 human sections."""
+    def intervals(times: np.ndarray) -> np.ndarray:
+        bounds = np.concatenate([[0.0], np.clip(times[1:], 0.0, end_s), [end_s]])
+        return np.stack([bounds[:-1], bounds[1:]], axis=1)
+    inside = human.sections < end_s
+    if inside.sum() < 2:
+        return float("nan")
+    ours = [name if name.startswith("Section ") else re.sub(r" \d+[A-Z]?$", "", name)
+            for name in names]
+    kinds = [k for k, i in zip(human.section_kinds, inside, strict=True) if i]
+    return mir_eval.segment.pairwise(intervals(human.sections[inside]), kinds,
+                                     intervals(starts), ours, frame_size=0.5)[2]
 
 
 def forbidden(difficulty: str, lanes: tuple[int, ...]) -> bool:
@@ -211,8 +240,11 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     starts = np.array([song.tempo.seconds(s.tick) for s in song.sections]) - song.lead_in_s
     section_f = (mir_eval.onset.f_measure(human.sections, starts, window=3.0)[0]
                  if len(human.sections) else float("nan"))
+    labels = label_f(human, starts, [s.name for s in song.sections],
+                     song.song_length_ms / 1000 - song.lead_in_s)
     out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
-           "sections": section_f, "secs": song.seconds, **beat_diagnosis(beats, human.beats)}
+           "sections": section_f, "labels": labels, "secs": song.seconds,
+           **beat_diagnosis(beats, human.beats)}
     played = {"drums": [song.tempo.seconds(n.tick) for n in song.drums.get("Expert", [])],
               **{k: song.note_seconds("Expert", k) for k in human.parts if k in song.parts}}
     for part, ref in {"drums": human.drums, **human.parts}.items():
@@ -407,12 +439,13 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
             drums += f" {label}F@50={statistics.median(fs):.3f} ({len(fs)})" if fs else ""
         tempo_ok = sum(abs(m["tempo"] - 1) <= 0.04 for m in ms)
         on_beat = statistics.median(m["on"] for m in ms if not np.isnan(m["on"]))
-        section_fs = [m["sections"] for m in ms if not np.isnan(m["sections"])]
+        sections = "/".join(f"{statistics.median(fs) if fs else float('nan'):.3f}" for fs in
+                            ([m[k] for m in ms if not np.isnan(m[k])] for k in ("sections",
+                                                                                  "labels")))
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
               f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
               f"(tempo ±4% on {tempo_ok}/{len(ms)}, beats on the human beat {100 * on_beat:.0f}%) "
-              f"contour={med['contour']:.2f}{drums} sectionF@3s="
-              f"{statistics.median(section_fs) if section_fs else float('nan'):.3f} "
+              f"contour={med['contour']:.2f}{drums} section F@3s/label F={sections} "
               f"forbidden={forb} issues={issues} "
               f"warm {med['secs']:.2f}s (cpu {med['cpu']:.2f}s){cold} — {verdict}")
         nps = "/".join(f"{statistics.median(m[f'{d}.nps'] for m in ms):.1f}" for d in DIFFICULTIES)
