@@ -84,8 +84,8 @@ class Human:
     each bar line (``beat_lines(..., unit=1)``) with the MIDI ticks per quarter note;
     ``sections``: the starts (s) of its practice sections (``EVENTS`` ``[prc_…]`` or
     ``[section …]``, empty without them) and ``section_kinds`` the part each is
-    (``section_kind``); ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and times (s), from which
-    ``seconds`` converts any tick."""
+    (``section_kind``); ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and
+    times (s), from which ``seconds`` converts any tick."""
 
     onsets: np.ndarray
     onset_ticks: np.ndarray
@@ -439,9 +439,9 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
             drums += f" {label}F@50={statistics.median(fs):.3f} ({len(fs)})" if fs else ""
         tempo_ok = sum(abs(m["tempo"] - 1) <= 0.04 for m in ms)
         on_beat = statistics.median(m["on"] for m in ms if not np.isnan(m["on"]))
-        sections = "/".join(f"{statistics.median(fs) if fs else float('nan'):.3f}" for fs in
-                            ([m[k] for m in ms if not np.isnan(m[k])] for k in ("sections",
-                                                                                  "labels")))
+        sections = "/".join(
+            f"{statistics.median(fs):.3f}" if fs else "nan"
+            for fs in ([m[k] for m in ms if not np.isnan(m[k])] for k in ("sections", "labels")))
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
               f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
               f"(tempo ±4% on {tempo_ok}/{len(ms)}, beats on the human beat {100 * on_beat:.0f}%) "
