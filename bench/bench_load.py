@@ -173,7 +173,8 @@ def log_in(base: str) -> str:
     csrf = page.cookies["csrftoken"]
     response = requests.post(
         f"{base}/accounts/login/", allow_redirects=False, timeout=10,
-        headers={**PROXY, "Cookie": f"csrftoken={csrf}", "Origin": base.replace("http:", "https:")},
+        headers={**PROXY, "Cookie": f"csrftoken={csrf}",
+                 "Origin": base.replace("http:", "https:")},
         data={"username": "bench", "password": PASSWORD, "csrfmiddlewaretoken": csrf})
     if response.status_code != 302 or "sessionid" not in response.cookies:
         sys.exit(f"login failed: HTTP {response.status_code}")

@@ -35,7 +35,8 @@ from content.formats.midi import parse_midi  # noqa: E402
 
 def timed(runs: dict[str, object], items: list[bytes], repeat: int) -> dict[str, list[float]]:
     """Per-file seconds for each function in ``runs``. The functions take turns on each file, so a
-    change in machine load during the run affects all of them alike (the ratio stays meaningful)."""
+    change in machine load during the run affects all of them alike (the ratio stays
+    meaningful)."""
     per_file: dict[str, list[float]] = {label: [] for label in runs}
     for data in items:
         for label, func in runs.items():
@@ -46,12 +47,14 @@ def timed(runs: dict[str, object], items: list[bytes], repeat: int) -> dict[str,
                 best = min(best, time.perf_counter() - start)
             per_file[label].append(best)
     for label, times in per_file.items():
-        print(f"  {label:<34} total {sum(times):8.3f} s   median {statistics.median(times) * 1000:8.2f} ms/file")
+        print(f"  {label:<34} total {sum(times):8.3f} s   "
+              f"median {statistics.median(times) * 1000:8.2f} ms/file")
     return per_file
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fixtures", type=Path, default=REPO.parent / "shared" / "fixtures")
     parser.add_argument("--repeat", type=int, default=1, help="runs per file; the fastest counts")
     args = parser.parse_args()
@@ -67,7 +70,8 @@ def main() -> None:
         def run(data):
             try:
                 func(data)
-            except Exception:  # a fixture that is meant to be unreadable still costs its parse time
+            except Exception:
+                # a fixture that is meant to be unreadable still costs its parse time
                 pass
 
         return run
@@ -77,7 +81,8 @@ def main() -> None:
         {
             "parse_midi (content.formats)": parse_midi,
             "analyse_chart kind=mid": lambda d: analyse_chart(d, kind="mid", ini={}),
-            "mido.MidiFile(clip=True) reference": lambda d: mido.MidiFile(file=io.BytesIO(d), clip=True),
+            "mido.MidiFile(clip=True) reference":
+                lambda d: mido.MidiFile(file=io.BytesIO(d), clip=True),
         },
         mids,
         args.repeat,

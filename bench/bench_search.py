@@ -1,9 +1,9 @@
 """Benchmark: song search on a large synthetic library (PostgreSQL).
 
 Creates SONGS synthetic songs with ``seed_songs``'s generator (pseudo-words drawn with a
-Zipf-like frequency, as in reliability.md §4.2), then times the song list's queries as the page runs them (count plus
-the first page of 50) for a popular word, a rare word, a prefix, two words and a typo, each
-against the reference: the unfiltered first page in artist order.
+Zipf-like frequency, as in reliability.md §4.2), then times the song list's queries as the page
+runs them (count plus the first page of 50) for a popular word, a rare word, a prefix, two words
+and a typo, each against the reference: the unfiltered first page in artist order.
 
 Usage: .venv/bin/python bench/bench_search.py [--songs 50000] [--database-url URL]
 """

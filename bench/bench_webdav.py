@@ -199,7 +199,8 @@ def main() -> None:
                          f"{'met' if run.requests == 1 and run.seconds < 0.5 else 'MISSED'}"))
             song = sorted(p for p in (home / ROOT / "Songs").glob("*/*") if p.is_dir())[7]
             rel = song.relative_to(home / ROOT).as_posix()
-            client.write(f"{rel}/song.ini", (song / "song.ini").read_bytes() + b"loading_phrase = bench\n")
+            client.write(f"{rel}/song.ini",
+                         (song / "song.ini").read_bytes() + b"loading_phrase = bench\n")
             depth = len(rel.split("/"))
             run = library_sync(storage=client, folder="Songs")
             rows.append((f"sync after one song.ini edit (depth {depth})", run.seconds,

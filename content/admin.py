@@ -142,7 +142,8 @@ class SongAdmin(admin.ModelAdmin):
     def mark_removed(self, request, queryset):
         count = queryset.filter(removed_at__isnull=True).update(removed_at=timezone.now())
         self.message_user(request, f"Marked {count} song{'s' if count != 1 else ''} removed. "
-                                   "The folders were not touched; a sync restores songs still there.")
+                                   "The folders were not touched; a sync restores songs still "
+                                   "there.")
 
     @admin.action(description="Restore selected songs", permissions=["change"])
     def restore(self, request, queryset):

@@ -11,7 +11,8 @@ from pathlib import PurePath
 from django import forms
 
 from content.formats.scan import AUDIO_STEMS
-from content.formats.songini import KNOWN_KEYS, VALID_MULTIPLIER_NOTES, SongIni, is_valid_key, parse_bool
+from content.formats.songini import (KNOWN_KEYS, VALID_MULTIPLIER_NOTES, SongIni, is_valid_key,
+                                     parse_bool)
 from content.library.editing import GAMEPLAY_KEYS
 from content.models import DIFF_KEYS
 

@@ -89,7 +89,8 @@ class DatabaseCollector:
         for row in rows:
             family.add_metric(
                 [row["kind"], row["state"]],
-                buckets=[(str(bound), row[f"le_{index}"]) for index, bound in enumerate(JOB_BUCKETS)]
+                buckets=[(str(bound), row[f"le_{index}"])
+                         for index, bound in enumerate(JOB_BUCKETS)]
                 + [("+Inf", row["n"])],
                 sum_value=row["total"].total_seconds() if row["total"] else 0.0)
         return family
@@ -110,7 +111,8 @@ class DatabaseCollector:
         yield GaugeMetricFamily("chmanager_sync_last_duration_seconds",
                                 "Duration of the last sync_library run.", value=run.seconds)
         yield GaugeMetricFamily("chmanager_sync_last_requests",
-                                "Storage requests (WebDAV) the last sync made.", value=run.requests)
+                                "Storage requests (WebDAV) the last sync made.",
+                                value=run.requests)
         yield GaugeMetricFamily("chmanager_sync_last_errors",
                                 "Songs the last sync could not read.", value=run.errors)
         yield GaugeMetricFamily("chmanager_sync_last_finished_timestamp_seconds",

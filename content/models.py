@@ -65,7 +65,8 @@ class Song(models.Model):
     fileid = models.CharField(max_length=64, blank=True, db_index=True,
                               help_text="Storage id that survives a move (Nextcloud oc:fileid)")
     fingerprint = models.CharField(max_length=64, blank=True,
-                                   help_text="Hash of the folder listing (names, sizes, mtimes/ETags)")
+                                   help_text="Hash of the folder listing "
+                                             "(names, sizes, mtimes/ETags)")
     etag = models.CharField(max_length=128, blank=True)
     ini_name = models.CharField(max_length=255, blank=True)
     ini_etag = models.CharField(max_length=128, blank=True,
@@ -106,7 +107,8 @@ class Song(models.Model):
     diff_guitar_real = models.SmallIntegerField(null=True, blank=True)
     diff_bass_real = models.SmallIntegerField(null=True, blank=True)
     ini_extra = models.JSONField(default=list, blank=True,
-                                 help_text="Every other song.ini key as [key, value] pairs, in file order")
+                                 help_text="Every other song.ini key as [key, value] pairs, "
+                                           "in file order")
 
     # Lower-cased, tags stripped: name, artist, album, charter, genre.
     search_text = models.TextField(blank=True)
@@ -139,7 +141,8 @@ class Song(models.Model):
         ordering = ["artist", "name", "id"]
         # Partial, so the song list's ids come from an index-only scan (content/library/
         # pagination.py): the list shows present songs only.
-        indexes = [models.Index(fields=["artist", "name", "id"], name="song_present_artist_name_id",
+        indexes = [models.Index(fields=["artist", "name", "id"],
+                                name="song_present_artist_name_id",
                                 condition=models.Q(removed_at__isnull=True))]
 
     def __str__(self) -> str:
@@ -183,7 +186,8 @@ class SongFile(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["song", "name"], name="songfile_unique_name")]
+        constraints = [models.UniqueConstraint(fields=["song", "name"],
+                                               name="songfile_unique_name")]
 
 
 class ChartTrack(models.Model):
@@ -288,8 +292,9 @@ class Job(models.Model):
     PROGRESS_INTERVAL = 0.5
 
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="jobs", help_text="Who started it (none for cron)")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="jobs",
+                             help_text="Who started it (none for cron)")
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED,
                              db_index=True)
     progress_current = models.IntegerField(default=0)
@@ -312,7 +317,8 @@ class Job(models.Model):
         help_text="What the job works on (sync:library, import:<content hash>, ...); no two "
                   "queued or running jobs share one")
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="retries", help_text="The failed job this one retries")
+                                 related_name="retries",
+                                 help_text="The failed job this one retries")
 
     class Meta:
         ordering = ["-created_at", "-id"]

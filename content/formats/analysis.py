@@ -19,7 +19,9 @@ from .chartmodifiers import ChartModifiers
 from .issues import Issue
 from .midi import parse_midi
 
-__all__ = ["ChartError", "ChartSummary", "TrackSummary", "analyse_chart", "summarise_chart", "max_nps"]
+__all__ = [
+    "ChartError", "ChartSummary", "TrackSummary", "analyse_chart", "summarise_chart", "max_nps"
+]
 
 NPS_WINDOW_MS = 1000
 # Plain ints: IntFlag arithmetic is ~10x slower than int arithmetic in these per-note loops.
@@ -33,7 +35,8 @@ class TrackSummary:
     """One instrument at one difficulty.
 
     note_count: scan-chart's count (drums: every note; other instruments: chords count once).
-    max_nps: the most notes (chords once) in any one-second window, per second (scan-chart ``maxNps``).
+    max_nps: the most notes (chords once) in any one-second window, per second (scan-chart
+        ``maxNps``).
     star_power_count / solo_count: phrases after duplicates were merged (empty ones included).
     has_forced: a forcing modifier is present; has_tap / has_open: a tap / open note is.
     """
@@ -59,15 +62,16 @@ class ChartSummary:
     tracks: one :class:`TrackSummary` per instrument/difficulty, in scan-chart's order.
     length_ms: where the chart ends: the later of the last note's end (sustain included) and the
         first ``end`` event; 0 for a chart with neither.
-    effective_length_ms: scan-chart's ``effectiveLength``: from the earliest first note to the latest
-        last note start over all tracks, rounded to 3 decimals; song.ini ``song_length`` (ms) when
-        there is no note.
+    effective_length_ms: scan-chart's ``effectiveLength``: from the earliest first note to the
+        latest last note start over all tracks, rounded to 3 decimals; song.ini ``song_length``
+        (ms) when there is no note.
     sections: ``(ms, name)`` of each practice section.
     star_power_count: star power phrases over all tracks.
     tempo_count / time_signature_count: markers, including Clone Hero's implicit 120 BPM and 4/4 at
         tick 0 when the file has none there (scan-chart ``tempoMarkerCount``).
     drum_type: ``"fourLane"``, ``"fourLanePro"``, ``"fiveLane"`` or None without drums.
-    chart_hash: scan-chart's ``chartHash`` (base64url blake3 of the file and non-default modifiers).
+    chart_hash: scan-chart's ``chartHash`` (base64url blake3 of the file and non-default
+        modifiers).
     metadata: .chart ``[Song]`` values under song.ini key names (name, artist, album, genre, year,
         charter, diff_guitar, chart_offset and preview_start_time in ms); empty for .mid.
     issues: chart issues (``content.formats.chartissues``), scan-chart's names and order.
@@ -96,7 +100,9 @@ class ChartSummary:
     issues: list[Issue] = field(default_factory=list)
 
 
-def analyse_chart(data: bytes, *, kind: Literal["chart", "mid"], ini: Mapping[str, str]) -> ChartSummary:
+def analyse_chart(
+    data: bytes, *, kind: Literal["chart", "mid"], ini: Mapping[str, str]
+) -> ChartSummary:
     """Parse and check one chart file.
 
     ``data``: the bytes of ``notes.chart`` (``kind="chart"``) or ``notes.mid`` (``kind="mid"``).
@@ -135,7 +141,9 @@ def summarise_chart(chart: ParsedChart, hash_: str, modifiers: ChartModifiers) -
         has_forced_notes=any(t.has_forced for t in tracks),
         has_tap_notes=any(t.has_tap for t in summaries),
         has_open_notes=any(t.has_open for t in summaries),
-        has_2x_kick=any(n.flags & _DOUBLE_KICK for t in tracks if t.instrument == "drums" for n in t.notes()),
+        has_2x_kick=any(
+            n.flags & _DOUBLE_KICK for t in tracks if t.instrument == "drums" for n in t.notes()
+        ),
         has_flex_lanes=any(t.flex_lanes for t in tracks),
         chart_hash=hash_,
         metadata=dict(chart.metadata),
@@ -144,7 +152,8 @@ def summarise_chart(chart: ParsedChart, hash_: str, modifiers: ChartModifiers) -
 
 
 def max_nps(track: ChartTrack) -> float:
-    """Most note groups starting within any 1000 ms window, per second (scan-chart ``findMaxNps``)."""
+    """Most note groups starting within any 1000 ms window, per second (scan-chart
+    ``findMaxNps``)."""
     groups = track.note_groups
     best = 0
     in_window = 0
@@ -180,7 +189,9 @@ def _track_summary(track: ChartTrack) -> TrackSummary:
 
 def _length_ms(chart: ParsedChart, tracks: list[ChartTrack]) -> float:
     # A long sustain can outlast later, shorter notes, so look at every note.
-    ends = [max(n.ms + n.ms_length for g in t.note_groups for n in g) for t in tracks if t.note_groups]
+    ends = [
+        max(n.ms + n.ms_length for g in t.note_groups for n in g) for t in tracks if t.note_groups
+    ]
     if chart.end_events:
         ends.append(chart.end_events[0].ms)
     return max(ends, default=0.0)

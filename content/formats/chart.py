@@ -32,7 +32,12 @@ from .jscompat import JS_WHITESPACE, js_number
 
 __all__ = ["ChartError", "decode_chart_text", "parse_chart", "read_chart_raw"]
 
-_DIFFICULTY_PREFIXES = (("Expert", "expert"), ("Hard", "hard"), ("Medium", "medium"), ("Easy", "easy"))
+_DIFFICULTY_PREFIXES = (
+    ("Expert", "expert"),
+    ("Hard", "hard"),
+    ("Medium", "medium"),
+    ("Easy", "easy"),
+)
 _INSTRUMENT_SUFFIXES = (
     ("Single", "guitar"),
     ("DoubleGuitar", "guitarcoop"),
@@ -67,7 +72,12 @@ _STRUCTURE = re.compile(r"[\[\]{}=\n]")
 
 _DISCO_DIFFICULTIES = ("easy", "medium", "hard", "expert")
 
-_SPECIALS = {"2": Ev.STAR_POWER, "64": Ev.FREESTYLE_SECTION, "65": Ev.FLEX_LANE_SINGLE, "66": Ev.FLEX_LANE_DOUBLE}
+_SPECIALS = {
+    "2": Ev.STAR_POWER,
+    "64": Ev.FREESTYLE_SECTION,
+    "65": Ev.FLEX_LANE_SINGLE,
+    "66": Ev.FLEX_LANE_DOUBLE,
+}
 _FIVE_FRET_NOTES = {
     "0": Ev.GREEN,
     "1": Ev.RED,
@@ -154,7 +164,9 @@ def read_chart_raw(data: bytes) -> RawChart:
     if not resolution or math.isnan(resolution):
         raise ChartError("invalid .chart file: [Song] has no Resolution")
     if resolution < 0 or not math.isfinite(resolution):
-        raise ChartError(f"invalid .chart file: Resolution {song['Resolution']!r} is not a positive number")
+        raise ChartError(
+            f"invalid .chart file: Resolution {song['Resolution']!r} is not a positive number"
+        )
     if resolution.is_integer():
         resolution = int(resolution)
 
@@ -205,7 +217,10 @@ def _split_sections(text: str) -> dict[str, list[str]]:
                 reading_name = False
                 name = text[read_start:i]
             elif c == "\n":
-                raise ChartError(f"invalid .chart file: line {_line_no(text, i)}: new line inside a section name")
+                raise ChartError(
+                    f"invalid .chart file: line {_line_no(text, i)}: "
+                    "new line inside a section name"
+                )
             continue
         if c == "=":
             skip_line = True
@@ -219,7 +234,10 @@ def _split_sections(text: str) -> dict[str, list[str]]:
             body_open = True
         elif c == "}":
             if not name:
-                raise ChartError(f"invalid .chart file: line {_line_no(text, i)}: '}}' before any [Section] name")
+                raise ChartError(
+                    f"invalid .chart file: line {_line_no(text, i)}: "
+                    "'}' before any [Section] name"
+                )
             lines = (line.strip(JS_WHITESPACE) for line in text[read_start:i].split("\n"))
             sections[name] = [line for line in lines if line]
             body_open = False
@@ -228,7 +246,9 @@ def _split_sections(text: str) -> dict[str, list[str]]:
             reading_name = True
     if reading_name or body_open:
         what = "section name" if reading_name else f"section [{name}]"
-        raise ChartError(f"invalid .chart file: {what} is not closed at the end of the file (truncated?)")
+        raise ChartError(
+            f"invalid .chart file: {what} is not closed at the end of the file (truncated?)"
+        )
     return sections
 
 
@@ -293,10 +313,14 @@ def _time_signatures(lines) -> list[tuple[int, int, int]]:
         if m:
             tick, numerator = int(m.group(1)), int(m.group(2))
             if numerator == 0:
-                raise ChartError(f"invalid .chart file: time signature numerator at tick {tick} is zero")
+                raise ChartError(
+                    f"invalid .chart file: time signature numerator at tick {tick} is zero"
+                )
             exponent = int(m.group(3)) if m.group(3) else 2
             if exponent > 30:
-                raise ChartError(f"invalid .chart file: time signature denominator 2^{exponent} at tick {tick}")
+                raise ChartError(
+                    f"invalid .chart file: time signature denominator 2^{exponent} at tick {tick}"
+                )
             signatures.append((tick, numerator, 2**exponent))
     signatures.sort(key=lambda s: s[0])
     if not signatures or signatures[0][0] != 0:
@@ -304,7 +328,9 @@ def _time_signatures(lines) -> list[tuple[int, int, int]]:
     return signatures
 
 
-def _read_track(lines: list[str], instrument: str, difficulty: str, first_coda_tick: int | None) -> RawTrack:
+def _read_track(
+    lines: list[str], instrument: str, difficulty: str, first_coda_tick: int | None
+) -> RawTrack:
     if instrument == "drums":
         note_map = _DRUM_NOTES
     elif instrument in _SIX_FRET_INSTRUMENTS:
@@ -329,7 +355,8 @@ def _read_track(lines: list[str], instrument: str, difficulty: str, first_coda_t
         if code is not None:
             length = m.group(4)
             events.append(RawEvent(int(m.group(1)), int(length) if length else 0, code))
-    events.sort(key=lambda e: e.tick)  # stable; most games reject unsorted tracks, Clone Hero sorts
+    # stable; most games reject unsorted tracks, Clone Hero sorts
+    events.sort(key=lambda e: e.tick)
     _merge_solo_events(events)
 
     track = RawTrack(instrument, difficulty)
@@ -369,4 +396,6 @@ def _merge_solo_events(events: list[RawEvent]) -> None:
             start = open_solos.pop()
             start.type = Ev.SOLO_SECTION
             start.length = event.tick - start.tick + 1
-    events[:] = [e for e in events if e.type != Ev.SOLO_SECTION_START and e.type != Ev.SOLO_SECTION_END]
+    events[:] = [
+        e for e in events if e.type != Ev.SOLO_SECTION_START and e.type != Ev.SOLO_SECTION_END
+    ]

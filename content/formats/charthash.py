@@ -15,7 +15,8 @@ from blake3 import blake3
 from .chartmodel import ChartTrack, ParsedChart, Phrase
 from .chartmodifiers import ChartModifiers
 
-# Modifier → the value that is *not* hashed (scan-chart compares with defaultMetadata in ini-scanner.ts).
+# Modifier → the value that is *not* hashed (scan-chart compares with defaultMetadata in
+# ini-scanner.ts).
 _HASHED_MODIFIERS = (
     ("hopo_frequency", 0),
     ("eighthnote_hopo", False),
@@ -45,10 +46,12 @@ def _b64url(digest: bytes) -> str:
 
 
 def chart_hash(data: bytes, modifiers: ChartModifiers) -> str:
-    """``chartHash``: base64url(blake3(file bytes ++ for each non-default modifier: name ++ int32 LE)).
+    """``chartHash``: base64url(blake3(file bytes ++ for each non-default modifier:
+    name ++ int32 LE)).
 
     Modifiers are taken in the order hopo_frequency, eighthnote_hopo, multiplier_note,
-    sustain_cutoff_threshold, chord_snap_threshold, five_lane_drums, pro_drums; booleans hash as 1/0.
+    sustain_cutoff_threshold, chord_snap_threshold, five_lane_drums, pro_drums; booleans hash as
+    1/0.
     """
     hasher = blake3(bytes(data))
     for name, default in _HASHED_MODIFIERS:
@@ -99,7 +102,10 @@ def track_hash(chart: ParsedChart, track: ChartTrack) -> str:
     parts.extend(struct.pack("<qd", t.tick, t.bpm) for t in tempos)
     signatures = _last_per_tick(chart.time_signatures)
     parts.append(struct.pack("<I", len(signatures)))
-    parts.extend(struct.pack("<qII", s.tick, s.numerator & 0xFFFFFFFF, s.denominator & 0xFFFFFFFF) for s in signatures)
+    parts.extend(
+        struct.pack("<qII", s.tick, s.numerator & 0xFFFFFFFF, s.denominator & 0xFFFFFFFF)
+        for s in signatures
+    )
     groups = track.note_groups
     for phrases in (track.star_power, track.solos):
         kept: list[Phrase] = non_empty_phrases(phrases, groups)

@@ -33,7 +33,14 @@ import math
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from .charthash import non_empty_phrases, track_hash
-from .chartmodel import ChartTrack, InstrumentType, NoteFlag, NoteType, ParsedChart, instrument_type
+from .chartmodel import (
+    ChartTrack,
+    InstrumentType,
+    NoteFlag,
+    NoteType,
+    ParsedChart,
+    instrument_type,
+)
 from .issues import Issue
 
 LEADING_SILENCE_THRESHOLD_MS = 1000
@@ -45,16 +52,19 @@ NO_STAR_POWER_MIN_MS = 60000
 NOT_REDUCED_MIN_NOTES = 20
 
 DESCRIPTIONS = {
-    "misalignedTimeSignature": "This chart has a time signature marker that doesn't appear at the start of a "
-    "measure. This can't be interpreted correctly in Clone Hero.",
+    "misalignedTimeSignature": "This chart has a time signature marker that doesn't appear at the "
+    "start of a measure. This can't be interpreted correctly in Clone Hero.",
     "noNotes": "This chart has no notes.",
     "noExpert": "This instrument has Easy, Medium, or Hard charted but not Expert.",
-    "difficultyNotReduced": "The notes of this difficulty are identical to the notes of the expert chart.",
-    "isDefaultBPM": "This chart has only one 120 BPM marker and only one 4/4 time signature. This usually means "
-    "the chart wasn't tempo-mapped, but you can ignore this if the song is a constant 120 BPM.",
+    "difficultyNotReduced": "The notes of this difficulty are identical to the notes of the "
+    "expert chart.",
+    "isDefaultBPM": "This chart has only one 120 BPM marker and only one 4/4 time signature. "
+    "This usually means the chart wasn't tempo-mapped, but you can ignore this if the song is a "
+    "constant 120 BPM.",
     "noSections": "This chart has no sections.",
     "badEndEvent": "This end event is in an invalid location and will be ignored by most games.",
-    "smallLeadingSilence": "This track has a note that is less than 1000ms after the start of the track.",
+    "smallLeadingSilence": "This track has a note that is less than 1000ms after the start of the "
+    "track.",
     "noStarPower": "This track has no star power.",
     "emptyStarPower": "This star power phrase contains no notes.",
     "badStarPower": 'This star power is being ignored due to the .ini "multiplier_note" setting.',
@@ -63,14 +73,17 @@ DESCRIPTIONS = {
     "emptyFlexLane": "This flex lane contains no notes.",
     "difficultyForbiddenNote": "This is a note that isn't allowed on the track's difficulty.",
     "invalidChord": "The use of this type of chord is strongly discouraged.",
-    "brokenNote": "This note is so close to the previous note that this was likely a charting mistake.",
+    "brokenNote": "This note is so close to the previous note that this was likely a charting "
+    "mistake.",
     "badSustainGap": "This note is not far enough ahead of the previous sustain.",
     "babySustain": "The sustain on this note is too short.",
 }
 
 _OPEN = int(NoteType.OPEN)
 _KICK = int(NoteType.KICK)
-_PADS = frozenset({NoteType.GREEN_DRUM, NoteType.RED_DRUM, NoteType.YELLOW_DRUM, NoteType.BLUE_DRUM})
+_PADS = frozenset(
+    {NoteType.GREEN_DRUM, NoteType.RED_DRUM, NoteType.YELLOW_DRUM, NoteType.BLUE_DRUM}
+)
 _FIVE = frozenset({NoteType.GREEN, NoteType.RED, NoteType.YELLOW, NoteType.BLUE, NoteType.ORANGE})
 _BLACK = frozenset({NoteType.BLACK1, NoteType.BLACK2, NoteType.BLACK3})
 _WHITE = frozenset({NoteType.WHITE1, NoteType.WHITE2, NoteType.WHITE3})
@@ -107,8 +120,16 @@ def find_chart_issues(chart: ParsedChart, song_length: float = 0) -> list[Issue]
     """
     issues: list[Issue] = []
 
-    def add(kind: str, ms: float | None = None, track: ChartTrack | None = None, *, instrument: str | None = None):
-        text = DESCRIPTIONS[kind] if ms is None else f"[{ms_to_exact_time(ms)}]: {DESCRIPTIONS[kind]}"
+    def add(
+        kind: str,
+        ms: float | None = None,
+        track: ChartTrack | None = None,
+        *,
+        instrument: str | None = None,
+    ):
+        text = (
+            DESCRIPTIONS[kind] if ms is None else f"[{ms_to_exact_time(ms)}]: {DESCRIPTIONS[kind]}"
+        )
         issues.append(
             Issue(
                 kind,
@@ -200,7 +221,8 @@ def _track_issues(track: ChartTrack, add) -> None:
         add("smallLeadingSilence")
 
     long_track = (
-        len(groups) > NO_STAR_POWER_MIN_NOTES and groups[-1][0].ms - groups[0][0].ms > NO_STAR_POWER_MIN_MS
+        len(groups) > NO_STAR_POWER_MIN_NOTES
+        and groups[-1][0].ms - groups[0][0].ms > NO_STAR_POWER_MIN_MS
     )
     if not track.star_power and track.instrument != "drums" and long_track:
         add("noStarPower")
@@ -288,7 +310,11 @@ def _six_fret_note_issues(track: ChartTrack, add) -> None:
                 add("difficultyForbiddenNote", group[0].ms)
             elif size == 2 and _count(group, _BLACK) > 0 and _count(group, _WHITE) > 0:
                 # mixed black/white chords only as barre chords (both of one lane)
-                if _count(group, _ONES) < 2 and _count(group, _TWOS) < 2 and _count(group, _THREES) < 2:
+                if (
+                    _count(group, _ONES) < 2
+                    and _count(group, _TWOS) < 2
+                    and _count(group, _THREES) < 2
+                ):
                     add("difficultyForbiddenNote", group[0].ms)
         elif difficulty == "easy":
             if size == 3:
@@ -316,7 +342,8 @@ def _sustain_issues(groups, add) -> None:
                 add("badSustainGap", t)
         for note in group:
             ms_length = note.ms_length
-            if ms_length > 0 and note.type != _OPEN:  # the gap after an open sustain does not matter
+            # the gap after an open sustain does not matter
+            if ms_length > 0 and note.type != _OPEN:
                 gaps.append((note.ms + ms_length, note.ms + ms_length + MIN_SUSTAIN_GAP_MS))
             if 0 < ms_length < MIN_SUSTAIN_MS:
                 following = groups[i + 1] if i + 1 < len(groups) else ()

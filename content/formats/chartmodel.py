@@ -1,10 +1,9 @@
 """The parsed-chart model shared by the .chart and .mid readers.
 
-Both readers (``content.formats.chart`` and ``content.formats.midi``) return a :class:`ParsedChart`.
-Names and numeric codes follow Geomitron/scan-chart 7.0.1 (``src/interfaces.ts``,
-``src/chart/note-parsing-interfaces.ts``), the scanner that reproduces Clone Hero's parsing, so
-results compare one to one with it:
-
+Both readers (``content.formats.chart`` and ``content.formats.midi``) return a
+:class:`ParsedChart`. Names and numeric codes follow Geomitron/scan-chart 7.0.1
+(``src/interfaces.ts``, ``src/chart/note-parsing-interfaces.ts``), the scanner that reproduces
+Clone Hero's parsing, so results compare one to one with it:
 * instruments: ``guitar, guitarcoop, rhythm, bass, drums, keys, guitarghl, guitarcoopghl,
   rhythmghl, bassghl``;
 * difficulties: ``expert, hard, medium, easy``;
@@ -33,7 +32,8 @@ INSTRUMENTS: tuple[str, ...] = (
     "rhythmghl",
     "bassghl",
 )
-"""Every instrument Clone Hero reads, in scan-chart's order (``instruments`` in ``interfaces.ts``)."""
+"""Every instrument Clone Hero reads, in scan-chart's order (``instruments`` in
+``interfaces.ts``)."""
 
 DIFFICULTIES: tuple[str, ...] = ("expert", "hard", "medium", "easy")
 """Difficulties, hardest first (scan-chart's ``difficulties``)."""
@@ -42,7 +42,8 @@ SIX_FRET_INSTRUMENTS = frozenset({"guitarghl", "guitarcoopghl", "rhythmghl", "ba
 
 
 class ChartError(ValueError):
-    """A .chart or .mid file that cannot be read; the message names the line, tick or byte offset."""
+    """A .chart or .mid file that cannot be read; the message names the line, tick or byte
+    offset."""
 
 
 class InstrumentType(IntEnum):
@@ -173,7 +174,9 @@ class TempoMap:
             return start, 0.0
         end = self.tempos[self.tempo_index(tick + length)]
         # Same grouping as scan-chart: (endTempo.ms - start) + rest-of-segment.
-        return start, end.ms - start + ((tick + length - end.tick) * 60000) / (end.bpm * self.resolution)
+        return start, (
+            end.ms - start + ((tick + length - end.tick) * 60000) / (end.bpm * self.resolution)
+        )
 
 
 @dataclass(slots=True)

@@ -36,7 +36,8 @@ class ChartModifiers:
     hopo_frequency: natural-HOPO distance in ticks; 0 = the format's default.
     eighthnote_hopo: natural HOPO up to an eighth note (``1 + resolution/2`` ticks).
     multiplier_note: 116 (RB star power), 103 (GH1/2 star power on the solo note) or 0 (guess).
-    sustain_cutoff_threshold: sustains up to this many ticks are dropped; -1 = the format's default.
+    sustain_cutoff_threshold: sustains up to this many ticks are dropped; -1 = the format's
+        default.
     chord_snap_threshold: notes closer than this many ticks join the previous chord; 0 = off.
     five_lane_drums / pro_drums: force the drum type.
     """

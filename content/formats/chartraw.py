@@ -5,8 +5,8 @@ the ``.chart`` and ``.mid`` readers only translate their file's events into the 
 rules common to both formats (HOPO/forcing, sustain cut-off, chord snapping, drum cymbals, ...) run
 once on this data in ``content.formats.chartrules``.
 
-:class:`Ev` holds scan-chart's ``eventTypes`` codes. The numbers matter: ``.mid`` events on the same
-tick are ordered by descending code (modifiers before notes), as scan-chart does.
+:class:`Ev` holds scan-chart's ``eventTypes`` codes. The numbers matter: ``.mid`` events on the
+same tick are ordered by descending code (modifiers before notes), as scan-chart does.
 """
 from __future__ import annotations
 
@@ -96,7 +96,10 @@ DRUM_DYNAMICS = {
     Ev.RED_DRUM: (Ev.RED_ACCENT, Ev.RED_GHOST),
     Ev.YELLOW_DRUM: (Ev.YELLOW_ACCENT, Ev.YELLOW_GHOST),
     Ev.BLUE_DRUM: (Ev.BLUE_ACCENT, Ev.BLUE_GHOST),
-    Ev.FIVE_ORANGE_FOUR_GREEN_DRUM: (Ev.FIVE_ORANGE_FOUR_GREEN_ACCENT, Ev.FIVE_ORANGE_FOUR_GREEN_GHOST),
+    Ev.FIVE_ORANGE_FOUR_GREEN_DRUM: (
+        Ev.FIVE_ORANGE_FOUR_GREEN_ACCENT,
+        Ev.FIVE_ORANGE_FOUR_GREEN_GHOST,
+    ),
     Ev.FIVE_GREEN_DRUM: (Ev.FIVE_GREEN_ACCENT, Ev.FIVE_GREEN_GHOST),
     Ev.KICK: (Ev.KICK_ACCENT, Ev.KICK_GHOST),
     Ev.KICK_2X: (Ev.KICK_ACCENT, Ev.KICK_GHOST),
@@ -105,14 +108,17 @@ DRUM_DYNAMICS = {
 
 
 class RawEvent:
-    """One raw note, modifier or phrase: ``tick`` and ``length`` in ticks, ``type`` an :class:`Ev` code.
+    """One raw note, modifier or phrase: ``tick`` and ``length`` in ticks, ``type`` an
+    :class:`Ev` code.
 
     ``velocity``/``channel`` only matter for ``.mid`` (drum dynamics, roll-lane difficulty).
     """
 
     __slots__ = ("tick", "length", "type", "velocity", "channel")
 
-    def __init__(self, tick: int, length: int, type: int, velocity: int = 127, channel: int = 0) -> None:
+    def __init__(
+        self, tick: int, length: int, type: int, velocity: int = 127, channel: int = 0
+    ) -> None:
         self.tick = tick
         self.length = length
         self.type = type
@@ -137,7 +143,8 @@ class RawTrack:
     freestyle: list[tuple[int, int, bool]] = field(default_factory=list)  # (tick, length, is_coda)
 
     def add(self, event: RawEvent, first_coda_tick: int | None) -> None:
-        """File ``event`` under the phrase lists or the note/modifier events, as scan-chart does."""
+        """File ``event`` under the phrase lists or the note/modifier events, as scan-chart
+        does."""
         t = event.type
         if t == Ev.STAR_POWER:
             self.star_power.append(event)

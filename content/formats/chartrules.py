@@ -1,9 +1,11 @@
-"""Clone Hero's note rules, shared by the .chart and .mid readers: raw events → :class:`ParsedChart`.
+"""Clone Hero's note rules, shared by the .chart and .mid readers: raw events →
+:class:`ParsedChart`.
 
 This is scan-chart 7.0.1 ``src/chart/notes-parser.ts`` (``parseChartFile``), rule for rule:
 
 * drum type: song.ini ``pro_drums`` / ``five_lane_drums`` first, else pro when any drum track has a
-  cymbal (.chart) or tom (.mid) marker on a note, else 5-lane when a lane-5 green is used, else 4-lane;
+  cymbal (.chart) or tom (.mid) marker on a note, else 5-lane when a lane-5 green is used, else
+  4-lane;
 * sustains: ``length <= sustain_cutoff_threshold`` ticks becomes 0; without that song.ini value
   .mid cuts sustains up to ``resolution // 3 + 1`` ticks and .chart never cuts;
 * guitar forcing: a note is a natural HOPO when it starts at most the HOPO threshold after the
@@ -13,7 +15,8 @@ This is scan-chart 7.0.1 ``src/chart/notes-parser.ts`` (``parseChartFile``), rul
   ``65/192 × resolution`` (.chart), floored. Tap beats HOPO-forcing beats strum-forcing; .chart's
   ``N 5`` flips the natural state;
 * ``chord_snap_threshold``: notes closer than that join the previous chord;
-* duplicate notes on a tick keep the longest; a sustain is cut where the next note of its lane starts;
+* duplicate notes on a tick keep the longest; a sustain is cut where the next note of its lane
+  starts;
 * star power / solo phrases: duplicates on a tick keep the longest, overlaps are cut.
 """
 from __future__ import annotations
@@ -39,7 +42,8 @@ from .chartmodifiers import ChartModifiers
 from .chartraw import (DRUM_DYNAMICS, DRUM_NOTES, FORCING_MODIFIERS, FRET_NOTES, Ev, RawChart,
                        RawEvent, RawTrack)
 
-# Event codes used in the per-note loops, as module globals (cheaper to read than class attributes).
+# Event codes used in the per-note loops, as module globals (cheaper to read than class
+# attributes).
 E_DISCO_FLIP_OFF = Ev.DISCO_FLIP_OFF
 E_DISCO_FLIP_ON = Ev.DISCO_FLIP_ON
 E_FIVE_GREEN_DRUM = Ev.FIVE_GREEN_DRUM
@@ -76,7 +80,11 @@ _GHOST, _ACCENT, _FLAM = int(NoteFlag.GHOST), int(NoteFlag.ACCENT), int(NoteFlag
 _DOUBLE_KICK = int(NoteFlag.DOUBLE_KICK)
 _DISCO, _DISCO_NOFLIP = int(NoteFlag.DISCO), int(NoteFlag.DISCO_NOFLIP)
 
-_KICK, _RED_DRUM, _YELLOW_DRUM = int(NoteType.KICK), int(NoteType.RED_DRUM), int(NoteType.YELLOW_DRUM)
+_KICK, _RED_DRUM, _YELLOW_DRUM = (
+    int(NoteType.KICK),
+    int(NoteType.RED_DRUM),
+    int(NoteType.YELLOW_DRUM),
+)
 _BLUE_DRUM, _GREEN_DRUM = int(NoteType.BLUE_DRUM), int(NoteType.GREEN_DRUM)
 
 _CYMBAL_OR_TOM_MARKERS = frozenset(
@@ -90,7 +98,8 @@ _CYMBAL_OR_TOM_MARKERS = frozenset(
     }
 )
 _DISCO_TYPES = (Ev.DISCO_FLIP_OFF, Ev.DISCO_FLIP_ON, Ev.DISCO_NO_FLIP_ON)
-# Pro drums: note code → the marker that changes its default (.mid tom markers, .chart cymbal markers).
+# Pro drums: note code → the marker that changes its default (.mid tom markers, .chart cymbal
+# markers).
 _MID_TOM_MARKER = {
     Ev.YELLOW_DRUM: Ev.YELLOW_TOM_MARKER,
     Ev.BLUE_DRUM: Ev.BLUE_TOM_MARKER,
@@ -190,7 +199,9 @@ def _build_track(
         return Phrase(e.tick, e.length, *tempo_map.span_ms(e.tick, e.length))
 
     flex = [
-        FlexLane(e.tick, e.length, e.type == Ev.FLEX_LANE_DOUBLE, *tempo_map.span_ms(e.tick, e.length))
+        FlexLane(
+            e.tick, e.length, e.type == Ev.FLEX_LANE_DOUBLE, *tempo_map.span_ms(e.tick, e.length)
+        )
         for e in raw.flex_lanes
     ]
     return ChartTrack(
@@ -201,7 +212,9 @@ def _build_track(
         rejected_star_power=[phrase(e) for e in raw.rejected_star_power],
         solos=_fix_phrase_overlaps([phrase(e) for e in raw.solos]),
         flex_lanes=_fix_flex_lane_overlaps(flex),
-        freestyle=[FreestyleSection(t, n, coda, *tempo_map.span_ms(t, n)) for t, n, coda in raw.freestyle],
+        freestyle=[
+            FreestyleSection(t, n, coda, *tempo_map.span_ms(t, n)) for t, n, coda in raw.freestyle
+        ],
         has_forced=raw.instrument != "drums" and any(e.type in FORCING_MODIFIERS for e in events),
     )
 
@@ -239,7 +252,8 @@ def _resolve_frets(
     for events in event_groups:
         kinds = {e.type for e in events}
         if E_FORCE_OPEN in kinds:
-            # .mid Phase Shift open marker: the chord becomes one open note, the longest sustain kept.
+            # .mid Phase Shift open marker: the chord becomes one open note, the longest sustain
+            # kept.
             frets = [e for e in events if e.type in FRET_NOTES]
             if frets:
                 longest = frets[0]
@@ -279,8 +293,11 @@ def _resolve_frets(
     return out
 
 
-def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | None, fmt: str) -> list[list[Note]]:
-    """Drum groups → notes with pad, dynamics, 2x kick, flam and disco flags (``resolveDrumModifiers``)."""
+def _resolve_drums(
+    event_groups: list[list[RawEvent]], drum_type: DrumType | None, fmt: str
+) -> list[list[Note]]:
+    """Drum groups → notes with pad, dynamics, 2x kick, flam and disco flags
+    (``resolveDrumModifiers``)."""
     out: list[list[Note]] = []
     disco = E_DISCO_FLIP_OFF
     plain = _plain_drum_notes(drum_type, fmt)
@@ -291,7 +308,9 @@ def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | Non
             hit = plain.get(e.type)
             if hit is not None:
                 note_type, flags = hit
-                if disco != E_DISCO_FLIP_OFF and (note_type == _RED_DRUM or note_type == _YELLOW_DRUM):
+                if disco != E_DISCO_FLIP_OFF and (
+                    note_type == _RED_DRUM or note_type == _YELLOW_DRUM
+                ):
                     flags |= _DISCO if disco == E_DISCO_FLIP_ON else _DISCO_NOFLIP
                 out.append([Note(e.tick, e.length, note_type, flags)])
                 continue
@@ -323,7 +342,9 @@ def _resolve_drums(event_groups: list[list[RawEvent]], drum_type: DrumType | Non
         orange_and_green = False
         if len(notes) > 1:
             note_types = {e.type for e in notes}
-            orange_and_green = E_FIVE_GREEN_DRUM in note_types and E_FIVE_ORANGE_FOUR_GREEN_DRUM in note_types
+            orange_and_green = (
+                E_FIVE_GREEN_DRUM in note_types and E_FIVE_ORANGE_FOUR_GREEN_DRUM in note_types
+            )
         for n in notes:
             t = n.type
             if t == E_FIVE_GREEN_DRUM:  # 5-lane green shows on blue when orange is also hit
@@ -352,7 +373,8 @@ _PLAIN_DRUM_NOTES: dict[tuple[DrumType | None, str], dict[int, tuple[int, int]]]
 
 
 def _plain_drum_notes(drum_type: DrumType | None, fmt: str) -> dict[int, tuple[int, int]]:
-    """Drum note code → (note type, flags) when nothing modifies it (no marker, dynamics, flam, disco)."""
+    """Drum note code → (note type, flags) when nothing modifies it (no marker, dynamics, flam,
+    disco)."""
     key = (drum_type, fmt)
     table = _PLAIN_DRUM_NOTES.get(key)
     if table is None:
@@ -409,7 +431,9 @@ def _snap_chords(groups: list[list[Note]], threshold: float, instrument: str) ->
                     red = next((n.flags for n in last if n.type == _RED_DRUM), None)
                     yellow = next((n.flags for n in last if n.type == _YELLOW_DRUM), None)
                     if red is not None or yellow is not None:
-                        note.flags = (note.flags & ~disco_mask) | (((red or 0) | (yellow or 0)) & disco_mask)
+                        note.flags = (note.flags & ~disco_mask) | (
+                            ((red or 0) | (yellow or 0)) & disco_mask
+                        )
         else:
             flags = last[0].flags
             for note in group:
@@ -422,7 +446,8 @@ def _snap_chords(groups: list[list[Note]], threshold: float, instrument: str) ->
 
 
 def _fix_note_overlaps(groups: list[list[Note]]) -> None:
-    """One note per lane per tick (longest kept), and a sustain ends where its lane's next note starts."""
+    """One note per lane per tick (longest kept), and a sustain ends where its lane's next note
+    starts."""
     for i, group in enumerate(groups):
         if len(group) == 2:  # the common chord: compare directly instead of sorting
             a, b = group
@@ -449,7 +474,8 @@ def _fix_note_overlaps(groups: list[list[Note]]) -> None:
 
 
 def _time_notes(groups: list[list[Note]], tempo_map: TempoMap) -> None:
-    """Set ``ms``/``ms_length``; groups are in tick order, so the tempo index only moves forward."""
+    """Set ``ms``/``ms_length``; groups are in tick order, so the tempo index only moves
+    forward."""
     tempos = tempo_map.tempos
     resolution = tempo_map.resolution
     count = len(tempos)

@@ -13,7 +13,8 @@ JS_WHITESPACE = (
     " \t\n\v\f\r\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
-"""What ``String.prototype.trim``, ``Number()`` and ``parseFloat`` skip (WhiteSpace + LineTerminator)."""
+"""What ``String.prototype.trim``, ``Number()`` and ``parseFloat`` skip (WhiteSpace +
+LineTerminator)."""
 
 _DECIMAL = r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)"
 _FLOAT_PREFIX = re.compile(_DECIMAL)
@@ -32,7 +33,8 @@ def _decimal(s: str) -> float:
 
 
 def js_parse_float(text: str | None) -> float:
-    """``parseFloat(text)``: the decimal number at the start of ``text``, else NaN (also for None)."""
+    """``parseFloat(text)``: the decimal number at the start of ``text``, else NaN (also for
+    None)."""
     if text is None:
         return math.nan
     m = _FLOAT_PREFIX.match(text.lstrip(JS_WHITESPACE))
@@ -40,7 +42,8 @@ def js_parse_float(text: str | None) -> float:
 
 
 def js_number(text: str | None) -> float:
-    """``Number(text)``: the whole (trimmed) text as a number, ``""`` is 0, else NaN (also for None)."""
+    """``Number(text)``: the whole (trimmed) text as a number, ``""`` is 0, else NaN (also for
+    None)."""
     if text is None:
         return math.nan
     s = js_trim(text)

@@ -7,11 +7,11 @@ Geomitron/scan-chart 7.0.1 ``src/chart/midi-parser.ts`` (it reproduces Clone Her
 * type-1 files with ticks-per-quarter timing only; tempos and time signatures come from the first
   track;
 * a track is named by a track-name event at tick 0; read are ``T1 GEMS``/``PART GUITAR``,
-  ``PART GUITAR COOP``, ``PART RHYTHM``, ``PART BASS``, ``PART DRUMS``, ``PART KEYS``, the GHL parts
-  ``PART GUITAR GHL``/``PART GUITAR COOP GHL``/``PART RHYTHM GHL``/``PART BASS GHL``, ``PART VOCALS``
-  (lyrics and vocal notes present or not) and ``EVENTS`` (sections, ``end``, ``coda``). Other
-  tracks (pro guitar/keys, harmonies, venue, ``PART DRUM``...) are not decoded; known-but-unread
-  part names are listed in ``ParsedChart.ignored_tracks``;
+  ``PART GUITAR COOP``, ``PART RHYTHM``, ``PART BASS``, ``PART DRUMS``, ``PART KEYS``, the GHL
+  parts ``PART GUITAR GHL``/``PART GUITAR COOP GHL``/``PART RHYTHM GHL``/``PART BASS GHL``,
+  ``PART VOCALS`` (lyrics and vocal notes present or not) and ``EVENTS`` (sections, ``end``,
+  ``coda``). Other tracks (pro guitar/keys, harmonies, venue, ``PART DRUM``...) are not decoded;
+  known-but-unread part names are listed in ``ParsedChart.ignored_tracks``;
 * difficulties by note number: easy ≤ 66 < medium ≤ 78 < hard ≤ 90 < expert ≤ 102; 5-fret open =
   lane 0 only after an ``[ENHANCED_OPENS]`` text event, 101/102 (expert) = force HOPO/strum;
   GHL has its own offsets; drums: 95 = expert 2x kick;
@@ -119,7 +119,16 @@ _INSTRUMENT_WIDE = {
     126: Ev.FLEX_LANE_SINGLE,
     127: Ev.FLEX_LANE_DOUBLE,
 }
-_FIVE_FRET_LANES = (_OPEN_IF_ENHANCED, Ev.GREEN, Ev.RED, Ev.YELLOW, Ev.BLUE, Ev.ORANGE, Ev.FORCE_HOPO, Ev.FORCE_STRUM)
+_FIVE_FRET_LANES = (
+    _OPEN_IF_ENHANCED,
+    Ev.GREEN,
+    Ev.RED,
+    Ev.YELLOW,
+    Ev.BLUE,
+    Ev.ORANGE,
+    Ev.FORCE_HOPO,
+    Ev.FORCE_STRUM,
+)
 _SIX_FRET_LANES = (
     Ev.OPEN,
     Ev.WHITE1,
@@ -154,7 +163,8 @@ _LANES = {
 
 
 def _note_table(kind: InstrumentType) -> list[tuple[int, int] | None]:
-    """Note number (0–255) → (difficulty index, event code), or None when the note means nothing."""
+    """Note number (0–255) → (difficulty index, event code), or None when the note means
+    nothing."""
     table: list[tuple[int, int] | None] = [None] * 256
     lanes = _LANES[kind]
     for note in range(256):
@@ -179,12 +189,20 @@ def _note_table(kind: InstrumentType) -> list[tuple[int, int] | None]:
 _NOTE_TABLES = {kind: _note_table(kind) for kind in InstrumentType}
 
 _MODIFIER_SUSTAINS = {
-    InstrumentType.DRUMS: frozenset({Ev.FORCE_FLAM, Ev.YELLOW_TOM_MARKER, Ev.BLUE_TOM_MARKER, Ev.GREEN_TOM_MARKER}),
-    InstrumentType.FIVE_FRET: frozenset({Ev.FORCE_OPEN, Ev.FORCE_TAP, Ev.FORCE_STRUM, Ev.FORCE_HOPO}),
-    InstrumentType.SIX_FRET: frozenset({Ev.FORCE_OPEN, Ev.FORCE_TAP, Ev.FORCE_STRUM, Ev.FORCE_HOPO}),
+    InstrumentType.DRUMS: frozenset(
+        {Ev.FORCE_FLAM, Ev.YELLOW_TOM_MARKER, Ev.BLUE_TOM_MARKER, Ev.GREEN_TOM_MARKER}
+    ),
+    InstrumentType.FIVE_FRET: frozenset(
+        {Ev.FORCE_OPEN, Ev.FORCE_TAP, Ev.FORCE_STRUM, Ev.FORCE_HOPO}
+    ),
+    InstrumentType.SIX_FRET: frozenset(
+        {Ev.FORCE_OPEN, Ev.FORCE_TAP, Ev.FORCE_STRUM, Ev.FORCE_HOPO}
+    ),
 }
 _MODIFIABLE_NOTES = {
-    InstrumentType.FIVE_FRET: frozenset({Ev.OPEN, Ev.GREEN, Ev.RED, Ev.YELLOW, Ev.BLUE, Ev.ORANGE}),
+    InstrumentType.FIVE_FRET: frozenset(
+        {Ev.OPEN, Ev.GREEN, Ev.RED, Ev.YELLOW, Ev.BLUE, Ev.ORANGE}
+    ),
     InstrumentType.SIX_FRET: frozenset(
         {Ev.OPEN, Ev.BLACK3, Ev.BLACK2, Ev.BLACK1, Ev.WHITE3, Ev.WHITE2, Ev.WHITE1}
     ),
@@ -216,9 +234,14 @@ def read_midi_raw(data: bytes, modifiers: ChartModifiers = DEFAULT_MODIFIERS) ->
     """The raw events of a .mid file, before the shared Clone Hero rules (see module doc)."""
     smf = read_smf(data)
     if smf.format != 1:
-        raise ChartError(f"unsupported .mid file: MIDI type {smf.format}, Clone Hero reads type 1 only")
+        raise ChartError(
+            f"unsupported .mid file: MIDI type {smf.format}, Clone Hero reads type 1 only"
+        )
     if smf.is_smpte or smf.division == 0:
-        raise ChartError("unsupported .mid file: SMPTE (frames per second) timing, ticks per quarter note needed")
+        raise ChartError(
+            "unsupported .mid file: SMPTE (frames per second) timing, "
+            "ticks per quarter note needed"
+        )
     if not smf.tracks:
         raise ChartError("invalid .mid file: no tracks")
     raw_bytes = smf.data
@@ -258,7 +281,8 @@ def read_midi_raw(data: bytes, modifiers: ChartModifiers = DEFAULT_MODIFIERS) ->
         metadata={},  # a .mid keeps its metadata in song.ini
         has_lyrics=vocals_track is not None
         and any(e[1] == META and e[2] in (META_LYRICS, META_TEXT) for e in vocals_track),
-        has_vocals=vocals_track is not None and any(e[1] == NOTE_ON and 36 <= e[3] <= 84 for e in vocals_track),
+        has_vocals=vocals_track is not None
+        and any(e[1] == NOTE_ON and 36 <= e[3] <= 84 for e in vocals_track),
         ignored_tracks=ignored,
     )
     for name, events in named:
@@ -278,11 +302,15 @@ def _tempo_map(events: list[tuple]) -> tuple[list[tuple[int, float]], list[tuple
         if kind == META_TEMPO:
             micros = (payload[0] << 16) | (payload[1] << 8) | payload[2]
             if micros == 0:
-                raise ChartError(f"invalid .mid file: tempo at tick {tick} is 0 µs per quarter note")
+                raise ChartError(
+                    f"invalid .mid file: tempo at tick {tick} is 0 µs per quarter note"
+                )
             tempos.append((tick, 60000000 / micros))
         elif kind == META_TIME_SIGNATURE:
             if payload[0] == 0:
-                raise ChartError(f"invalid .mid file: time signature numerator at tick {tick} is zero")
+                raise ChartError(
+                    f"invalid .mid file: time signature numerator at tick {tick} is zero"
+                )
             signatures.append((tick, payload[0], 1 << (payload[1] & 31)))
     if not tempos or tempos[0][0] != 0:
         tempos.insert(0, (0, 120.0))  # Clone Hero's default tempo
@@ -297,7 +325,8 @@ def _section(event: tuple[int, str]) -> tuple[int, str | None]:
     if not m:
         return tick, None
     name = m.group(1)
-    # "[section verse]": scan-chart's greedy pattern keeps the closing bracket in the name; drop it.
+    # "[section verse]": scan-chart's greedy pattern keeps the closing bracket in the name; drop
+    # it.
     if s.startswith("[") and name.endswith("]"):
         name = name[:-1]
     return tick, name
@@ -362,7 +391,9 @@ def _event_ends(events: list[tuple], kind: InstrumentType) -> list[list[_End]]:
                     continue
                 code = Ev.OPEN
             tick = event[0]
-            ends[difficulty].append(((tick << 6) | (63 - code), tick, code, event[4], event[2], what == NOTE_ON))
+            ends[difficulty].append(
+                ((tick << 6) | (63 - code), tick, code, event[4], event[2], what == NOTE_ON)
+            )
         elif what == META:
             if event[2] != META_TEXT:
                 continue
@@ -384,12 +415,20 @@ def _event_ends(events: list[tuple], kind: InstrumentType) -> list[list[_End]]:
         elif what == SYSEX or what == SYSEX_ESCAPE:
             data = event[2]
             # Phase Shift: 'P' 'S' 0 0 difficulty type on/off
-            if len(data) > 6 and data[0] == 0x50 and data[1] == 0x53 and data[2] == 0 and data[3] == 0:
+            if (
+                len(data) > 6
+                and data[0] == 0x50
+                and data[1] == 0x53
+                and data[2] == 0
+                and data[3] == 0
+            ):
                 code = Ev.FORCE_OPEN if data[5] == 1 else Ev.FORCE_TAP if data[5] == 4 else None
                 difficulty = _SYSEX_DIFFICULTY.get(data[4])
                 if code is not None and difficulty is not None:
                     tick = event[0]
-                    ends[difficulty].append((_end_key(tick, code), tick, code, 127, 1, data[6] == 1))
+                    ends[difficulty].append(
+                        (_end_key(tick, code), tick, code, 127, 1, data[6] == 1)
+                    )
     return ends
 
 
@@ -406,7 +445,8 @@ def _distribute(ends: list[list[_End]], difficulty: int) -> list[_End]:
 
 
 def _pair_ends(ends: list[_End]) -> list[RawEvent]:
-    """Join each end to the latest open start of its code on the same channel; unclosed starts go."""
+    """Join each end to the latest open start of its code on the same channel; unclosed starts
+    go."""
     open_events: list[list[RawEvent]] = [[] for _ in range(64)]
     result: list[RawEvent] = []
     append = result.append
@@ -430,7 +470,9 @@ def _pair_ends(ends: list[_End]) -> list[RawEvent]:
     return [e for e in result if e.length != -1]
 
 
-def _split_modifier_sustains(per_difficulty: list[list[RawEvent]], kind: InstrumentType) -> list[list[RawEvent]]:
+def _split_modifier_sustains(
+    per_difficulty: list[list[RawEvent]], kind: InstrumentType
+) -> list[list[RawEvent]]:
     """Turn modifier phrases (tap, open, forcing, flam, tom markers) into a zero-length modifier on
     each note tick they cover (end tick excluded), as .chart stores modifiers. Drops difficulties
     without notes. Adds ghost/accent modifiers once chart dynamics are on (velocity 1 / 127).
@@ -470,14 +512,19 @@ def _split_modifier_sustains(per_difficulty: list[list[RawEvent]], kind: Instrum
                         out.append(RawEvent(tick, 0, m.type, m.velocity, m.channel))
                 if dynamics and drums and (event.velocity == 1 or event.velocity == 127):
                     accent, ghost = DRUM_DYNAMICS[code]
-                    out.append(RawEvent(tick, 0, ghost if event.velocity == 1 else accent, 127, event.channel))
+                    out.append(
+                        RawEvent(
+                            tick, 0, ghost if event.velocity == 1 else accent, 127, event.channel
+                        )
+                    )
             out.append(event)
         result.append(out if has_notes else [])
     return result
 
 
 def _fix_legacy_star_power(per_difficulty: list[list[RawEvent]], multiplier_note: float) -> None:
-    """GH1/GH2 charts mark star power with note 103 (the solo note); 116 phrases are then rejected."""
+    """GH1/GH2 charts mark star power with note 103 (the solo note); 116 phrases are then
+    rejected."""
     for events in per_difficulty:
         star_power = [e for e in events if e.type == Ev.STAR_POWER]
         solos = [e for e in events if e.type == Ev.SOLO_SECTION]

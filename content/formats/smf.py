@@ -39,7 +39,8 @@ META_TEMPO = 0x51
 META_TIME_SIGNATURE = 0x58
 
 # Meta events with a fixed payload size (midi-file rejects others; so do we).
-_META_SIZES = {0x00: (2,), 0x20: (1,), 0x21: (1,), 0x2F: (0,), 0x51: (3,), 0x54: (5,), 0x58: (2, 4), 0x59: (2,)}
+_META_SIZES = {0x00: (2,), 0x20: (1,), 0x21: (1,), 0x2F: (0,), 0x51: (3,), 0x54: (5,),
+               0x58: (2, 4), 0x59: (2,)}
 # Channel message data sizes by high nibble.
 _DATA_SIZES = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 # Meta types handed to callers; the others are checked and skipped.
@@ -67,7 +68,8 @@ class SmfFile:
 
 
 def read_smf(data: bytes) -> SmfFile:
-    """Split ``data`` into header and track chunks. Raises ChartError when it is not a whole MIDI file."""
+    """Split ``data`` into header and track chunks. Raises ChartError when it is not a whole MIDI
+    file."""
     data = bytes(data)
     size = len(data)
     if size < 14 or data[:4] != b"MThd":
@@ -83,8 +85,8 @@ def read_smf(data: bytes) -> SmfFile:
     while len(tracks) < declared:
         if pos >= size:
             raise ChartError(
-                f"invalid .mid file: the header declares {declared} tracks but the file ends after "
-                f"{len(tracks)} (truncated?)"
+                f"invalid .mid file: the header declares {declared} tracks but the file ends "
+                f"after {len(tracks)} (truncated?)"
             )
         if pos + 8 > size:
             raise ChartError(f"invalid .mid file: chunk header cut off at byte {pos} (truncated?)")
@@ -117,8 +119,8 @@ def decode_track(data: bytes, start: int, end: int, *, tick0_only: bool = False)
     * ``(tick, META, meta_type, payload_bytes)`` — only the :data:`KEPT_META` types;
     * ``(tick, SYSEX or SYSEX_ESCAPE, payload_bytes)`` — payload after the length, as stored.
 
-    Other channel messages are skipped. ``tick0_only`` stops at the first event after tick 0 (enough
-    to find a track's name). Raises ChartError on damage (see module doc).
+    Other channel messages are skipped. ``tick0_only`` stops at the first event after tick 0
+    (enough to find a track's name). Raises ChartError on damage (see module doc).
     """
     out: list[tuple] = []
     append = out.append
@@ -155,7 +157,9 @@ def decode_track(data: bytes, start: int, end: int, *, tick0_only: bool = False)
                 continue
             status = b
         elif status < 0:
-            raise ChartError(f"invalid .mid file: running status without a previous status at byte {pos}")
+            raise ChartError(
+                f"invalid .mid file: running status without a previous status at byte {pos}"
+            )
         kind = status & 0xF0
         if kind == NOTE_ON or kind == NOTE_OFF:
             if pos + 2 > end:
@@ -174,7 +178,8 @@ def decode_track(data: bytes, start: int, end: int, *, tick0_only: bool = False)
 
 
 def _system_event(data: bytes, pos: int, end: int, status: int, tick: int, append) -> int:
-    """Read a meta or sysex event whose status byte was at ``pos - 1``; returns the next position."""
+    """Read a meta or sysex event whose status byte was at ``pos - 1``; returns the next
+    position."""
     if status == META:
         if pos >= end:
             raise _truncated(pos)
@@ -213,5 +218,6 @@ def _varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
 
 
 def text(payload: bytes) -> str:
-    """A text meta event's payload as text: one byte per character (Latin-1), as midi-file reads it."""
+    """A text meta event's payload as text: one byte per character (Latin-1), as midi-file reads
+    it."""
     return payload.decode("latin-1")

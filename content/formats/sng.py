@@ -3,10 +3,10 @@
 Layout (mdsitton/SngFileFormat ``README.md``; readers Geomitron/parse-sng ``index.ts`` and
 YARG.Core ``IO/SngHandler/SngFile.cs`` agree), everything little-endian::
 
-    "SNGPKG" | version u32 | xorMask 16 bytes
-    metadataLen u64 | metadataCount u64 | {keyLen i32, key, valueLen i32, value} * count
-    fileMetaLen u64 | fileCount u64 | {nameLen u8, name, contentsLen u64, contentsIndex u64} * count
-    fileDataLen u64 | masked file bytes
+  "SNGPKG" | version u32 | xorMask 16 bytes
+  metadataLen u64 | metadataCount u64 | {keyLen i32, key, valueLen i32, value} * count
+  fileMetaLen u64 | fileCount u64 | {nameLen u8, name, contentsLen u64, contentsIndex u64} * count
+  fileDataLen u64 | masked file bytes
 
 ``metadataLen`` and ``fileMetaLen`` count the bytes after themselves (count field included).
 ``contentsIndex`` is an absolute offset. File byte ``i`` is masked with
@@ -49,7 +49,9 @@ CHUNK_BYTES = 1024 * 1024
 _MIN_ENTRY_BYTES = 1 + 1 + 8 + 8
 _MIN_PAIR_BYTES = 4 + 4
 _FORBIDDEN_NAME_CHARS = set('<>:"/\\|?*\x7f') | {chr(c) for c in range(32)}
-_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{d}" for p in ("COM", "LPT") for d in range(10)}
+_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{d}" for p in ("COM", "LPT") for d in range(10)
+}
 
 ReadRange = Callable[[int, int], bytes]
 """``read_range(offset, length)``: exactly ``length`` bytes of the .sng from byte ``offset``."""

@@ -43,7 +43,8 @@ MIN_NOTES = 8  # fewer onsets than this on the grid: nearly silent audio, not a 
 SILENCE_RMS = 10 ** (-50 / 20)  # -50 dBFS: quieter than any mastered recording
 CHARTER = "chmanager"
 # Expert notes per second → song.ini diff_guitar, diff_bass … (0..6). Official Harmonix
-# Expert guitar averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4 there.
+# Expert guitar averages 4.7 notes/s on fast, heavy songs (chart-generation.md §5.3) → tier 4
+# there.
 _DIFF_TIERS = (1.5, 2.5, 3.5, 4.5, 5.5, 7.0)
 _DRUM_NPS_SCALE = 1.5  # a drum part has more hits than a guitar part of the same difficulty
 

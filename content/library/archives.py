@@ -146,7 +146,8 @@ class ArchiveLimits:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ValueError(f"ArchiveLimits.{name} must be a non-negative int, got {value!r}")
-        if self.total_ratio is not None and (not isinstance(self.total_ratio, int) or self.total_ratio < 1):
+        if self.total_ratio is not None and (not isinstance(self.total_ratio, int)
+                                             or self.total_ratio < 1):
             raise ValueError(
                 f"ArchiveLimits.total_ratio must be None or an int >= 1, got {self.total_ratio!r}")
 
@@ -156,7 +157,8 @@ class ArchiveLimits:
         compressed, so their ratio is about 1-2). ``None`` (a folder) gives max_total_bytes."""
         if compressed_bytes is None or self.total_ratio is None:
             return self.max_total_bytes
-        return min(self.max_total_bytes, self.total_ratio * compressed_bytes + self.total_allowance_bytes)
+        return min(self.max_total_bytes,
+                   self.total_ratio * compressed_bytes + self.total_allowance_bytes)
 
 
 DEFAULT_LIMITS = ArchiveLimits()
@@ -230,7 +232,8 @@ def detect_kind(path: Path, *, name: str | None = None) -> ArchiveKind:
         if head.startswith(_SPANNED_ZIP):
             raise _error(label, "multi-volume archive: this is one part of a split (spanned) zip; "
                                 "upload the songs as a single archive")
-        raise _error(label, "is not a zip, 7z or rar archive nor a .sng song (unrecognised content)")
+        raise _error(label, "is not a zip, 7z or rar archive nor a .sng song "
+                            "(unrecognised content)")
     extension = PurePath(label).suffix.lower()
     expected = _EXTENSIONS.get(extension)
     if expected is not None and expected is not kind:
@@ -340,7 +343,8 @@ _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
 
 
 class _Refused(Exception):
-    """A name rule failed; the message is the reason (turned into an ArchiveError by the caller)."""
+    """A name rule failed; the message is the reason (turned into an ArchiveError by the
+    caller)."""
 
 
 def _entry_parts(raw: str, limits: ArchiveLimits) -> tuple[tuple[str, ...], bool]:
@@ -381,11 +385,13 @@ def _entry_parts(raw: str, limits: ArchiveLimits) -> tuple[tuple[str, ...], bool
         if len(part.encode("utf-8")) > limits.max_component_bytes:
             raise _Refused(f"a path component is longer than {limits.max_component_bytes} bytes")
         if part[-1] in ". ":
-            raise _Refused(f"the component {part!r} ends with a dot or a space (invalid on Windows)")
+            raise _Refused(f"the component {part!r} ends with a dot or a space "
+                           "(invalid on Windows)")
         if part.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:
             raise _Refused(f"the component {part!r} is a reserved Windows device name")
     if len(parts) > limits.max_depth:
-        raise _Refused(f"the path is {len(parts)} levels deep, over the limit of {limits.max_depth}")
+        raise _Refused(f"the path is {len(parts)} levels deep, "
+                       f"over the limit of {limits.max_depth}")
     if len("/".join(parts).encode("utf-8")) > limits.max_path_bytes:
         raise _Refused(f"the path is longer than {limits.max_path_bytes} bytes")
     return tuple(parts), is_dir
@@ -418,23 +424,24 @@ class _Collisions:
             prefix = entry.parts[:i]
             key = _fold(prefix)
             if key in self.files:
-                raise self.job.error(f"it needs {self.files[key]!r} to be a folder, but that is a file",
-                                     entry.raw)
+                raise self.job.error(f"it needs {self.files[key]!r} to be a folder, "
+                                     "but that is a file", entry.raw)
             seen = self.dirs.get(key)
             if seen is None:
                 self.dirs[key] = (prefix, entry.raw)
             elif seen[0] != prefix:
                 raise self.job.error(f"the folder {'/'.join(prefix)!r} collides with "
-                                     f"{'/'.join(seen[0])!r} (from {seen[1]!r}): the names differ only "
-                                     "in letter case or Unicode form", entry.raw)
+                                     f"{'/'.join(seen[0])!r} (from {seen[1]!r}): the names "
+                                     "differ only in letter case or Unicode form", entry.raw)
         if not entry.is_dir:
             key = _fold(entry.parts)
             if key in self.files:
-                raise self.job.error(f"collides with {self.files[key]!r}: the same path, or one that "
-                                     "differs only in letter case or Unicode form", entry.raw)
-            if key in self.dirs:
-                raise self.job.error(f"is a file, but {self.dirs[key][1]!r} uses the same path as a folder",
+                raise self.job.error(f"collides with {self.files[key]!r}: the same path, or one "
+                                     "that differs only in letter case or Unicode form",
                                      entry.raw)
+            if key in self.dirs:
+                raise self.job.error(f"is a file, but {self.dirs[key][1]!r} "
+                                     "uses the same path as a folder", entry.raw)
             self.files[key] = entry.raw
 
 
@@ -453,9 +460,11 @@ def _check_declared_sizes(job: _Job, entries: list[_Entry]) -> None:
         total += entry.size
     if total > job.total_cap:
         if job.noun == "folder":
-            reason = f"holds {total:,} bytes, over the limit of {job.total_cap:,} bytes for a folder import"
+            reason = (f"holds {total:,} bytes, over the limit of {job.total_cap:,} bytes "
+                      "for a folder import")
         else:
-            reason = (f"declares {total:,} bytes unpacked, over the limit of {job.total_cap:,} bytes "
+            reason = (f"declares {total:,} bytes unpacked, "
+                      f"over the limit of {job.total_cap:,} bytes "
                       "for this archive (possible zip bomb)")
         raise job.limit_error(reason, None, limit=job.total_cap)
 
@@ -477,17 +486,19 @@ class _Budget:
         with self._lock:
             if entry_written + count > limits.max_entry_bytes:
                 raise self.job.limit_error(
-                    f"unpacks to more than the per-entry limit of {limits.max_entry_bytes:,} bytes "
-                    f"(stopped after writing {self.written:,} bytes in all)", entry,
+                    f"unpacks to more than the per-entry limit of {limits.max_entry_bytes:,} "
+                    f"bytes (stopped after writing {self.written:,} bytes in all)", entry,
                     limit=limits.max_entry_bytes, written=self.written)
             if self.written + count > self.job.total_cap:
                 if self.job.noun == "folder":
-                    reason = (f"the folder holds more than the limit of {self.job.total_cap:,} bytes "
-                              f"(stopped after copying {self.written:,} bytes)")
+                    reason = (f"the folder holds more than the limit of {self.job.total_cap:,} "
+                              f"bytes (stopped after copying {self.written:,} bytes)")
                 else:
-                    reason = (f"the archive unpacks to more than the limit of {self.job.total_cap:,} "
-                              f"bytes (possible zip bomb; stopped after writing {self.written:,} bytes)")
-                raise self.job.limit_error(reason, entry, limit=self.job.total_cap, written=self.written)
+                    reason = (f"the archive unpacks to more than the limit of "
+                              f"{self.job.total_cap:,} bytes (possible zip bomb; "
+                              f"stopped after writing {self.written:,} bytes)")
+                raise self.job.limit_error(reason, entry, limit=self.job.total_cap,
+                                           written=self.written)
             self.written += count
 
 
@@ -497,7 +508,8 @@ class _CountingWriter(py7zr.io.Py7zIO):
     It is also py7zr's per-member writer (Py7zIO): not seekable, so py7zr never rewinds it.
     """
 
-    def __init__(self, fd: int, budget: _Budget, entry: str, path: Path, staging: _Staging) -> None:
+    def __init__(self, fd: int, budget: _Budget, entry: str, path: Path,
+                 staging: _Staging) -> None:
         self._fd = fd
         self._budget = budget
         self._staging = staging
@@ -515,8 +527,8 @@ class _CountingWriter(py7zr.io.Py7zIO):
             while view:
                 view = view[os.write(self._fd, view):]
         except OSError as exc:
-            raise self._budget.job.error(f"could not be written to the staging folder ({exc.strerror})",
-                                         self.entry) from exc
+            raise self._budget.job.error(f"could not be written to the staging folder "
+                                         f"({exc.strerror})", self.entry) from exc
         self.written += count
         return count
 
@@ -566,11 +578,13 @@ class _Staging:
         except FileExistsError:
             pass
         except OSError as exc:
-            raise ValueError(f"cannot create the staging folder {self.dest}: {exc.strerror}") from exc
+            raise ValueError(
+                f"cannot create the staging folder {self.dest}: {exc.strerror}") from exc
         try:
             self.fd = os.open(self.dest, _DIR_FLAGS)
         except OSError as exc:
-            raise ValueError(f"staging folder {self.dest} is not a directory or is a symbolic link") from exc
+            raise ValueError(
+                f"staging folder {self.dest} is not a directory or is a symbolic link") from exc
         if os.listdir(self.fd):
             os.close(self.fd)
             raise ValueError(f"staging folder {self.dest} is not empty")
@@ -606,13 +620,16 @@ class _Staging:
     def create_file(self, parts: tuple[str, ...], job: _Job, entry: str) -> _CountingWriter:
         folder = self._open_dir(parts[:-1], job, entry)
         try:
-            fd = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            fd = os.open(parts[-1],
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                          0o644, dir_fd=folder)
         except FileExistsError as exc:
             # Listing refuses collisions; this is a filesystem that folds names we did not.
-            raise job.error("collides with another entry on the staging filesystem", entry) from exc
+            raise job.error("collides with another entry on the staging filesystem",
+                            entry) from exc
         except OSError as exc:
-            raise job.error(f"could not be created in the staging folder ({exc.strerror})", entry) from exc
+            raise job.error(f"could not be created in the staging folder ({exc.strerror})",
+                            entry) from exc
         finally:
             os.close(folder)
         self._created.append((parts, False))
@@ -660,7 +677,8 @@ class _Staging:
 class _Job:
     """State of one extraction: label for messages, caps, budget, staging, current entry."""
 
-    def __init__(self, label: str, limits: ArchiveLimits, total_cap: int, noun: str = "archive") -> None:
+    def __init__(self, label: str, limits: ArchiveLimits, total_cap: int,
+                 noun: str = "archive") -> None:
         self.label = label
         self.noun = noun  # "archive" or "folder", for messages
         self.limits = limits
@@ -697,7 +715,8 @@ class _Job:
         """The shared listing checks (count, per-entry rules, collisions, declared sizes)."""
         if len(members) > self.limits.max_entries:
             raise self.limit_error(f"has {len(members):,} entries, over the limit of "
-                                   f"{self.limits.max_entries:,}", None, limit=self.limits.max_entries)
+                                   f"{self.limits.max_entries:,}", None,
+                                   limit=self.limits.max_entries)
         entries = [self.entry(member) for member in members]
         self.finish(entries)
         return entries
@@ -711,7 +730,8 @@ class _Job:
             raise self.error(str(refused), member.name) from None
         is_dir = member.is_dir or dir_by_name
         if is_dir and member.size:
-            raise self.error(f"is a folder entry that carries {member.size:,} bytes of data", member.name)
+            raise self.error(f"is a folder entry that carries {member.size:,} bytes of data",
+                             member.name)
         return _Entry(member.name, parts, is_dir, member.size, _is_skipped(parts), member.handle)
 
     def finish(self, entries: list[_Entry]) -> None:
@@ -721,7 +741,8 @@ class _Job:
                 collisions.add(entry)
         _check_declared_sizes(self, entries)
 
-    def write_entries(self, entries: list[_Entry], open_member: Any) -> tuple[list[Path], list[str]]:
+    def write_entries(self, entries: list[_Entry],
+                      open_member: Any) -> tuple[list[Path], list[str]]:
         """Write ``entries`` in order; ``open_member(entry)`` returns a readable binary stream."""
         assert self.staging is not None
         files: list[Path] = []
@@ -756,8 +777,8 @@ def _copy_stream(source: BinaryIO, out: _CountingWriter) -> None:
         out.write(chunk)
 
 
-def _error(label: str, reason: str, entry: str | None = None, cls: type[ArchiveError] = ArchiveError,
-           **extra: Any) -> Any:
+def _error(label: str, reason: str, entry: str | None = None,
+           cls: type[ArchiveError] = ArchiveError, **extra: Any) -> Any:
     # repr() shows control characters and trailing spaces in a name instead of hiding them.
     where = f"{label}: entry {entry!r}: " if entry is not None else f"{label}: "
     return cls(where + reason, archive=label, entry=entry, reason=reason, **extra)
@@ -769,12 +790,13 @@ def _translate(exc: Exception, job: _Job) -> ArchiveError:
     detail = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, zipfile.BadZipFile):
         if "Overlapped entries" in str(exc):
-            return job.error("entries overlap each other, the shape of a zip bomb (CVE-2024-0450); "
-                             "refused", entry)
+            return job.error("entries overlap each other, the shape of a zip bomb "
+                             "(CVE-2024-0450); refused", entry)
         return job.error(f"is damaged or not a valid zip ({exc})", entry)
     if isinstance(exc, py7zr.exceptions.DecompressionBombError):
-        return job.limit_error(f"the archive unpacks to more than the limit of {job.total_cap:,} bytes "
-                               f"(possible zip bomb; stopped after writing {job.budget.written:,} bytes)",
+        return job.limit_error(f"the archive unpacks to more than the limit of "
+                               f"{job.total_cap:,} bytes (possible zip bomb; "
+                               f"stopped after writing {job.budget.written:,} bytes)",
                                entry, limit=job.total_cap, written=job.budget.written)
     if isinstance(exc, (py7zr.exceptions.PasswordRequired, rarfile.PasswordRequired,
                         rarfile.RarWrongPassword)):
@@ -816,7 +838,8 @@ _ZIP_AES = 99                    # WinZip AES "method"
 def _special_kind(mode: int) -> str:
     fmt = stat.S_IFMT(mode)
     return {stat.S_IFIFO: "named pipe (FIFO)", stat.S_IFCHR: "character device",
-            stat.S_IFBLK: "block device", stat.S_IFSOCK: "socket"}.get(fmt, f"special file (type 0o{fmt:o})")
+            stat.S_IFBLK: "block device",
+            stat.S_IFSOCK: "socket"}.get(fmt, f"special file (type 0o{fmt:o})")
 
 
 def _unix_type_problem(mode: int) -> str | None:
@@ -831,7 +854,8 @@ def _unix_type_problem(mode: int) -> str | None:
 
 def _windows_type_problem(attributes: int) -> str | None:
     if attributes & stat.FILE_ATTRIBUTE_REPARSE_POINT:
-        return "is a Windows reparse point: a symbolic link or junction (links are never extracted)"
+        return ("is a Windows reparse point: a symbolic link or junction "
+                "(links are never extracted)")
     if attributes & stat.FILE_ATTRIBUTE_DEVICE:
         return "is a device (special files are never extracted)"
     return None
@@ -923,10 +947,12 @@ def _extract_7z(job: _Job, path: Path) -> tuple[list[Path], list[str]]:
         try:
             archive = py7zr.SevenZipFile(handle, mode="r", max_extract_size=job.total_cap)
         except py7zr.exceptions.PasswordRequired as exc:
-            raise job.error("encrypted archive: even the file list is encrypted (not supported)") from exc
+            raise job.error("encrypted archive: even the file list is encrypted "
+                            "(not supported)") from exc
         with archive:
             if archive.needs_password():
-                raise job.error("encrypted archive: its contents are password-protected (not supported)")
+                raise job.error("encrypted archive: its contents are password-protected "
+                                "(not supported)")
             entries = job.check([_7z_member(item) for item in archive.files])
             base = job.staging.dest
             planned: dict[str, _Entry] = {}
@@ -1012,7 +1038,8 @@ def _rar_member(info: Any) -> _Member:
             problem = "multi-volume archive: the entry continues in another part of a split RAR"
         elif not info.is_dir() and info.compress_type not in _RAR_METHODS:
             problem = f"unsupported compression method 0x{info.compress_type:x}"
-    return _Member(info.filename, info.is_dir(), 0 if info.is_dir() else info.file_size, info, problem)
+    return _Member(info.filename, info.is_dir(), 0 if info.is_dir() else info.file_size, info,
+                   problem)
 
 
 def _extract_rar(job: _Job, path: Path) -> tuple[list[Path], list[str]]:
@@ -1101,12 +1128,13 @@ def _open_source(job: _Job, root: int, entry: _Entry) -> BinaryIO:
         finally:
             os.close(folder)
     except OSError as exc:
-        raise job.error(f"cannot be opened ({exc.strerror}); did the folder change during the copy?",
-                        entry.raw) from exc
+        raise job.error(f"cannot be opened ({exc.strerror}); "
+                        "did the folder change during the copy?", entry.raw) from exc
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1 or info.st_size != entry.size:
         os.close(fd)
-        raise job.error("changed while it was being copied (no longer the same plain file)", entry.raw)
+        raise job.error("changed while it was being copied (no longer the same plain file)",
+                        entry.raw)
     return os.fdopen(fd, "rb", buffering=0)
 
 

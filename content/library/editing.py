@@ -61,7 +61,8 @@ def song_ini_read(*, song: Song, storage: Storage) -> SongIni:
     return SongIni.from_bytes(data, source_name=song.ini_name)
 
 
-def song_ini_update(*, song: Song, changes: Mapping[str, str | None], storage: Storage) -> list[str]:
+def song_ini_update(*, song: Song, changes: Mapping[str, str | None],
+                    storage: Storage) -> list[str]:
     """Apply ``changes`` to the song's song.ini in storage, then to its database rows (the
     song is rescanned in one transaction, so issues and chart hash follow the edit).
 

@@ -152,7 +152,8 @@ def generate_job(*, arguments: dict, progress: Progress) -> dict:
         result = song_generate(
             audio=audio, name=arguments.get("name") or None,
             artist=arguments.get("artist") or None, progress=progress,
-            storage=library_storage(), on_generated=lambda song: summary.update(song_summary(song)))
+            storage=library_storage(),
+            on_generated=lambda song: summary.update(song_summary(song)))
     except GeneratorError as error:
         name = _upload_name(error.path, upload, arguments)
         # ffmpeg's detail repeats the path: users know the file by its name, and the

@@ -90,7 +90,8 @@ def songs_import(*, sources: list[Path], storage: Storage, label: str | None = N
     so in ``stopped`` (nothing of that song is left behind; the songs before it stay).
     """
     report = ImportReport()
-    known_md5 = set(Song.objects.present().exclude(chart_md5="").values_list("chart_md5", flat=True))
+    known_md5 = set(Song.objects.present().exclude(chart_md5="")
+                    .values_list("chart_md5", flat=True))
     for number, source in enumerate(sources, start=1):
         name = label if label and len(sources) == 1 else source.name
         if progress:
@@ -147,7 +148,8 @@ def _unpack(source: Path, scratch: Path, name: str) -> Iterator[tuple[Path, bool
         raise archives.ArchiveError(f"{name}: no song folder (notes.chart, notes.mid or "
                                     "audio) and no .sng file inside")
     for song, is_sng in found:
-        yield song, is_sng, name if song == root else f"{name}: {song.relative_to(root).as_posix()}"
+        yield song, is_sng, (name if song == root
+                             else f"{name}: {song.relative_to(root).as_posix()}")
 
 
 def _find_songs(folder: Path) -> Iterator[tuple[Path, bool]]:
@@ -184,12 +186,15 @@ def _import_one(song: Path, is_sng: bool, where: str, storage: Storage,
     if scan.chart_md5 and scan.chart_md5 in known_md5:
         twin = Song.objects.present().filter(chart_md5=scan.chart_md5).first()
         return ImportResult(where, "duplicate",
-                            f"same chart (MD5 {scan.chart_md5}) as {twin.path if twin else 'a song in this import'}",
-                            song_path=twin.path if twin else None, song_id=twin.pk if twin else None)
+                            f"same chart (MD5 {scan.chart_md5}) as "
+                            f"{twin.path if twin else 'a song in this import'}",
+                            song_path=twin.path if twin else None,
+                            song_id=twin.pk if twin else None)
     ini = dict((k.lower(), v) for k, v in scan.ini.items()) if scan.ini else {}
     artist = safe_component(ini.get("artist", ""), "Unknown Artist")
     title = safe_component(ini.get("name", ""), safe_component(song.stem, "Unknown Name"))
-    dest = _free_path(storage, join(settings.SONGS_FOLDER, artist), title, ".sng" if is_sng else "")
+    dest = _free_path(storage, join(settings.SONGS_FOLDER, artist), title,
+                      ".sng" if is_sng else "")
     try:
         if is_sng:
             storage.publish_file(song, dest)

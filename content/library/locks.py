@@ -24,7 +24,8 @@ class LockBusy(Exception):
 
 def _key(name: str) -> int:
     # Advisory locks take a signed 64-bit key: derive a stable one from the name.
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
+                          signed=True)
 
 
 @contextmanager
@@ -36,7 +37,8 @@ def exclusive_lock(name: str, *, using: str = "default") -> Iterator[None]:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
             if not cursor.fetchone()[0]:
-                raise LockBusy(f"{name} is already running (PostgreSQL advisory lock {key} is held)")
+                raise LockBusy(f"{name} is already running "
+                               f"(PostgreSQL advisory lock {key} is held)")
         try:
             yield
         finally:

@@ -36,7 +36,8 @@ def worker_count() -> int:
     configured = settings.SYNC_WORKERS
     if configured > 0:
         return configured
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1)
 
 
 class SongReader:

@@ -32,8 +32,10 @@ def song_read(*, storage: Storage, path: str, files: list[Entry], is_sng: bool) 
     only its header, metadata, index and chart are read by range."""
     if is_sng:
         entry = files[0]
-        return scan_sng(lambda offset, length: storage.read_range(path, offset, length), entry.size)
-    return scan_folder({e.name: e.size for e in files}, lambda name: storage.read(join(path, name)))
+        return scan_sng(lambda offset, length: storage.read_range(path, offset, length),
+                        entry.size)
+    return scan_folder({e.name: e.size for e in files},
+                       lambda name: storage.read(join(path, name)))
 
 
 @dataclass
@@ -74,7 +76,8 @@ def _apply_scan(record: SongRecord, now) -> None:
     song.chart_md5 = scan.chart_md5 or ""
     song.chart_hash = chart.chart_hash if chart else ""
     song.resolution = chart.resolution if chart else None
-    song.chart_length_ms = round(chart.length_ms) if chart and chart.length_ms is not None else None
+    song.chart_length_ms = (round(chart.length_ms) if chart and chart.length_ms is not None
+                            else None)
     song.tempo_count = chart.tempo_count if chart else 0
     song.time_signature_count = chart.time_signature_count if chart else 0
     song.star_power_count = chart.star_power_count if chart else 0

@@ -95,7 +95,8 @@ class _Pending:
 class _Walk:
     seen: set[str] = field(default_factory=set)            # song paths present now
     skipped: list[str] = field(default_factory=list)        # unchanged subtrees, not listed
-    failed: list[str] = field(default_factory=list)         # collections or songs we could not read
+    failed: list[str] = field(default_factory=list)         # collections or songs we could not
+                                                            # read
     folders: dict[str, Entry] = field(default_factory=dict)  # listed non-song collections
     pending: list[_Pending] = field(default_factory=list)
 
@@ -331,7 +332,8 @@ class LibrarySync:
                 if p not in self.walk.seen and not _under_any(p, kept)
                 and self.songs_by_path[p].pk not in self.moved]
         limit = settings.SYNC_MAX_REMOVED_FRACTION
-        if gone and len(present) >= 10 and len(gone) > limit * len(present) and not self.confirm_removals:
+        if (gone and len(present) >= 10 and len(gone) > limit * len(present)
+                and not self.confirm_removals):
             raise SyncAborted(
                 f"{len(gone)} of {len(present)} songs would be marked removed (more than "
                 f"{limit:.0%}); nothing was marked. If they really were deleted, run "

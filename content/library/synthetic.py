@@ -184,7 +184,8 @@ def _song(rng: random.Random, words: list[str], weights: list[float], artists: l
     for instrument in instruments:
         notes = rng.randint(400, 2_500)
         for difficulty in _DIFFICULTIES:
-            tracks.append((instrument, difficulty, notes, round(notes / (length_ms / 1000) * 2.5, 2),
+            tracks.append((instrument, difficulty, notes,
+                           round(notes / (length_ms / 1000) * 2.5, 2),
                            rng.randint(4, 12), rng.randint(0, 3), rng.random() < 0.3,
                            rng.random() < 0.1, rng.random() < 0.2))
             notes = int(notes * rng.uniform(0.55, 0.8))

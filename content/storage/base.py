@@ -170,7 +170,8 @@ class Storage(ABC):
             self.mkdir(parent(dest))
             self.move(staging, dest)
         except BaseException:
-            logger.warning("publishing {} to {} failed; removing staging {}", source, dest, staging)
+            logger.warning("publishing {} to {} failed; removing staging {}", source, dest,
+                           staging)
             self.delete(staging)
             raise
 
@@ -199,7 +200,8 @@ class Storage(ABC):
             self.mkdir(parent(dest))
             self.move(staging, dest)
         except BaseException:
-            logger.warning("publishing {} to {} failed; removing staging {}", source, dest, staging)
+            logger.warning("publishing {} to {} failed; removing staging {}", source, dest,
+                           staging)
             self.delete(staging)
             raise
 

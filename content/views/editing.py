@@ -39,7 +39,8 @@ def song_edit(request, pk: int):
             for warning in warnings:
                 messages.warning(request, warning)
             if changes:
-                messages.success(request, f"Saved {len(changes)} change{'s' if len(changes) != 1 else ''} "
+                messages.success(request, f"Saved {len(changes)} "
+                                          f"change{'s' if len(changes) != 1 else ''} "
                                           f"to {song.ini_name}: {', '.join(changes)}.")
             else:
                 messages.info(request, "Nothing changed.")

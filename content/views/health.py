@@ -38,7 +38,8 @@ def health(request):
     nextcloud = nextcloud_status()
     if nextcloud["configured"]:
         checks = {"database": _database_ok(), "library": nextcloud["ok"]}
-        extra = {"nextcloud": {"reachable": nextcloud["reachable"], "user_id": nextcloud["user_id"]}}
+        extra = {"nextcloud": {"reachable": nextcloud["reachable"],
+                               "user_id": nextcloud["user_id"]}}
     else:
         checks = {"database": _database_ok(), "library": _library_ok()}
         extra = {}

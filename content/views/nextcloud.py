@@ -184,7 +184,8 @@ def raw(request):
     inline = IMAGE_TYPES.get(extension)
     response["Content-Type"] = inline or mimetypes.guess_type(entry.name)[0] or \
         "application/octet-stream"
-    if not inline and response["Content-Type"].startswith(("text/html", "image/svg", "application/xhtml")):
+    if not inline and response["Content-Type"].startswith(("text/html", "image/svg",
+                                                           "application/xhtml")):
         response["Content-Type"] = "application/octet-stream"
     response["Content-Disposition"] = f"{'inline' if inline else 'attachment'}; " \
                                       f"filename*=UTF-8''{quote(entry.name, safe='')}"

@@ -13,7 +13,8 @@ class Command(BaseCommand):
             "search words) for load tests, or delete them. Refuses a database with real songs.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--count", type=int, default=50_000, help="songs to add (default 50000)")
+        parser.add_argument("--count", type=int, default=50_000,
+                            help="songs to add (default 50000)")
         parser.add_argument("--seed", type=int, default=0,
                             help="vocabulary and draw seed: the same seed gives the same songs")
         parser.add_argument("--force", action="store_true",

@@ -23,10 +23,12 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true",
                             help="report what would change without writing to the database")
         parser.add_argument("--confirm-removals", action="store_true",
-                            help="allow marking more than SYNC_MAX_REMOVED_FRACTION of the songs removed")
+                            help="allow marking more than SYNC_MAX_REMOVED_FRACTION of the songs "
+                                 "removed")
         parser.add_argument("--enqueue", action="store_true",
-                            help="queue the sync as a job for a task worker (db_worker / rqworker) "
-                                 "instead of running it here; prints the job's id")
+                            help="queue the sync as a job for a task worker "
+                                 "(db_worker / rqworker) instead of running it here; prints "
+                                 "the job's id")
 
     def handle(self, *args, full: bool, dry_run: bool, confirm_removals: bool, enqueue: bool,
                **options):

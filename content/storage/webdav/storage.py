@@ -210,7 +210,8 @@ class WebDavStorage(Storage):
     def _root_path(self) -> str:
         """The unquoted absolute URL path of the library root, without a trailing slash."""
         uid = self.user_id()
-        return "/".join(p for p in (f"{self.base_path}/remote.php/dav/files/{uid}", self.root) if p)
+        return "/".join(p for p in (f"{self.base_path}/remote.php/dav/files/{uid}", self.root)
+                        if p)
 
     def url(self, rel: str) -> str:
         """The quoted absolute URL of the library-relative path ``rel``."""
