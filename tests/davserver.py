@@ -508,7 +508,8 @@ class DavServer:
             _drain(environ)
             headers = [("Content-Type", "text/plain"), *fault.headers.items()]
             body = fault.body or f"injected {fault.status}".encode()
-            start_response(f"{fault.status} Injected", headers + [("Content-Length", str(len(body)))])
+            start_response(f"{fault.status} Injected",
+                           headers + [("Content-Length", str(len(body)))])
             return [body]
         if fault.action == "slow":
             time.sleep(fault.delay)

@@ -52,7 +52,8 @@ def click_track(*, bpm: float = 150.0, seconds: float = 28.0, start: float = 0.5
 
 
 def write_audio(path: Path, samples: np.ndarray) -> Path:
-    """Write ``samples`` (mono, ``SR`` Hz) to ``path``; the suffix picks the format (.wav, .ogg)."""
+    """Write ``samples`` (mono, ``SR`` Hz) to ``path``; the suffix picks the format
+    (.wav, .ogg)."""
     soundfile.write(path, samples, SR)
     return path
 

@@ -1,4 +1,5 @@
-"""Builds small MIDI charts in memory for tests (with mido, so the bytes come from an independent writer)."""
+"""Builds small MIDI charts in memory for tests (with mido, so the bytes come from an independent
+writer)."""
 from __future__ import annotations
 
 import io
@@ -22,7 +23,8 @@ def note(tick: int, number: int, length: int = 0, velocity: int = 100, channel: 
     """A note-on/note-off pair (note-off ``length`` ticks later, at least 1)."""
     return [
         (tick, mido.Message("note_on", note=number, velocity=velocity, channel=channel)),
-        (tick + max(length, 1), mido.Message("note_off", note=number, velocity=0, channel=channel)),
+        (tick + max(length, 1),
+         mido.Message("note_off", note=number, velocity=0, channel=channel)),
     ]
 
 

@@ -11,7 +11,8 @@ from content.formats.analysis import ChartError, ChartSummary, TrackSummary, ana
 from content.formats.charthash import track_hash
 from content.formats.chart import parse_chart
 
-# scan-chart 7.0.1's chartHash of chartparse/test.chart without song.ini (also checked by the parity test).
+# scan-chart 7.0.1's chartHash of chartparse/test.chart without song.ini (also checked by the
+# parity test).
 TEST_CHART_HASH = "unNGhDlYHPdTorOWjdooqwNA5P0jK66frvlNuUl1xrc="
 
 
@@ -31,7 +32,8 @@ def test_summary_of_the_chartparse_chart(test_chart_bytes):
     assert s.tempo_count == 4 and s.time_signature_count == 2
     assert s.drum_type is None
     assert s.has_lyrics and not s.has_solo_sections and s.has_forced_notes
-    assert s.length_ms == pytest.approx(8 * 60000 / 117 + 2000 + 4000 + 1200)  # last note, tick 2000
+    # last note, tick 2000
+    assert s.length_ms == pytest.approx(8 * 60000 / 117 + 2000 + 4000 + 1200)
     assert s.effective_length_ms == 7200.0  # first note (tick 800) to last note (tick 2000)
     assert s.chart_hash == TEST_CHART_HASH
     assert s.metadata["name"] == "Song Name" and s.metadata["year"] == "1999"
@@ -39,8 +41,9 @@ def test_summary_of_the_chartparse_chart(test_chart_bytes):
 
 
 def test_chart_hash_adds_non_default_modifiers(test_chart_bytes):
-    s = analyse_chart(test_chart_bytes, kind="chart", ini={"hopo_frequency": "170", "pro_drums": "True",
-                                                            "multiplier_note": "116", "delay": "100"})
+    s = analyse_chart(test_chart_bytes, kind="chart",
+                      ini={"hopo_frequency": "170", "pro_drums": "True",
+                           "multiplier_note": "116", "delay": "100"})
     expected = blake3(
         test_chart_bytes
         + b"hopo_frequency" + struct.pack("<i", 170)
@@ -50,7 +53,8 @@ def test_chart_hash_adds_non_default_modifiers(test_chart_bytes):
     assert s.chart_hash == base64.urlsafe_b64encode(expected).decode()
     assert s.chart_hash.endswith("=")  # padded, like rfc4648's base64url.stringify
     # Values equal to the defaults are not hashed.
-    same = analyse_chart(test_chart_bytes, kind="chart", ini={"sustain_cutoff_threshold": "-1", "pro_drums": "False"})
+    same = analyse_chart(test_chart_bytes, kind="chart",
+                         ini={"sustain_cutoff_threshold": "-1", "pro_drums": "False"})
     assert same.chart_hash == TEST_CHART_HASH
 
 
@@ -67,7 +71,8 @@ def test_midi_summary(fixtures):
 
 def test_track_hash_detects_identical_difficulties():
     body = "".join(f"  {768 + i * 192} = N {i % 3} 0\n" for i in range(30))
-    data = f"[Song]\n{{\n  Resolution = 192\n}}\n[ExpertSingle]\n{{\n{body}}}\n[HardSingle]\n{{\n{body}}}\n".encode()
+    data = (f"[Song]\n{{\n  Resolution = 192\n}}\n[ExpertSingle]\n{{\n{body}}}\n"
+            f"[HardSingle]\n{{\n{body}}}\n").encode()
     chart = parse_chart(data)
     expert, hard = chart.track("guitar", "expert"), chart.track("guitar", "hard")
     assert track_hash(chart, expert) == track_hash(chart, hard)

@@ -44,7 +44,8 @@ def test_fractional_bpm_matches_the_reference_arithmetic():
 
 def test_modifier_defaults():
     assert ChartModifiers.from_ini({}) == DEFAULT_MODIFIERS == ChartModifiers()
-    assert DEFAULT_MODIFIERS.sustain_cutoff_threshold == -1 and DEFAULT_MODIFIERS.multiplier_note == 0
+    assert (DEFAULT_MODIFIERS.sustain_cutoff_threshold == -1
+            and DEFAULT_MODIFIERS.multiplier_note == 0)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,8 @@ def test_modifier_defaults():
         ({"hopo_frequency": " 170.5 "}, "hopo_frequency", 171),  # rounded half up
         ({"hopo_frequency": "-1", "hopofreq": "90"}, "hopo_frequency", 90),  # -1 = absent
         ({"hopofreq": "90"}, "hopo_frequency", 90),
-        ({"multiplier_note": "116 ; RB"}, "multiplier_note", 116),  # parseFloat reads the leading number
+        # parseFloat reads the leading number
+        ({"multiplier_note": "116 ; RB"}, "multiplier_note", 116),
         ({"multiplier_note": "5"}, "multiplier_note", 0),  # invalid value
         ({"star_power_note": "103"}, "multiplier_note", 103),
         ({"sustain_cutoff_threshold": "abc"}, "sustain_cutoff_threshold", -1),
@@ -74,6 +76,7 @@ def test_modifiers_are_read_like_scan_chart(ini, field, value):
 def test_js_number_semantics():
     assert js_number("192") == 192 and js_number(" 192 ") == 192 and js_number("") == 0
     assert js_number("0x10") == 16 and js_number("1e3") == 1000
-    assert math.isnan(js_number("192abc")) and math.isnan(js_number(None)) and math.isnan(js_number("nan"))
+    assert (math.isnan(js_number("192abc")) and math.isnan(js_number(None))
+            and math.isnan(js_number("nan")))
     assert js_parse_float("12.5xyz") == 12.5 and js_parse_float(".5") == 0.5
     assert math.isnan(js_parse_float("abc")) and js_parse_float("-Infinity") == -math.inf

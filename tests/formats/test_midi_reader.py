@@ -1,4 +1,5 @@
-""".mid reader (content/formats/midi.py) on every fixture MIDI, synthetic charts and damaged copies."""
+""".mid reader (content/formats/midi.py) on every fixture MIDI, synthetic charts and damaged
+copies."""
 from __future__ import annotations
 
 import json
@@ -15,12 +16,14 @@ from content.formats.smf import META, META_TEMPO, META_TIME_SIGNATURE, decode_tr
 
 from .midibuild import flat, midi_bytes, note, sysex, tempo_track, text, track
 
-HIGH_SYSEX_SONGS = ("casiopea/asayake", "dream-theater/new-millennium", "liquid-tension-experiment/rhapsody-in-blue-live")
+HIGH_SYSEX_SONGS = ("casiopea/asayake", "dream-theater/new-millennium",
+                    "liquid-tension-experiment/rhapsody-in-blue-live")
 
 
 @pytest.fixture(scope="module")
 def manifest(fixtures):
-    return {s["path"]: s for s in json.loads((fixtures / "onyx/manifest.json").read_text())["songs"]}
+    return {s["path"]: s
+            for s in json.loads((fixtures / "onyx/manifest.json").read_text())["songs"]}
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +61,21 @@ def test_onyx_matches_its_manifest(onyx, manifest):
         assert len(tempo_ticks) == midi["tempo_events"], key
         assert len(signature_ticks) == midi["time_signature_events"], key
         # Clone Hero's implicit 120 BPM / 4/4 is added when the file has none at tick 0.
-        assert len(chart.tempo_map) == len(tempo_ticks) + (0 if tempo_ticks[:1] == [0] else 1), key
-        assert len(chart.time_signatures) == len(signature_ticks) + (0 if signature_ticks[:1] == [0] else 1), key
+        assert len(chart.tempo_map) == (
+            len(tempo_ticks) + (0 if tempo_ticks[:1] == [0] else 1)), key
+        assert len(chart.time_signatures) == (
+            len(signature_ticks) + (0 if signature_ticks[:1] == [0] else 1)), key
 
 
 def test_note_counts_are_bounded_by_the_manifest_note_ons(onyx, manifest):
     """A chart note is one note-on (chords once on guitar), so no track can count more notes."""
-    names = {"drums": "PART DRUMS", "guitar": "PART GUITAR", "bass": "PART BASS", "keys": "PART KEYS",
-             "rhythm": "PART RHYTHM", "guitarghl": "PART GUITAR GHL"}
+    names = {"drums": "PART DRUMS", "guitar": "PART GUITAR", "bass": "PART BASS",
+             "keys": "PART KEYS", "rhythm": "PART RHYTHM", "guitarghl": "PART GUITAR GHL"}
     checked = 0
     for key, (_, chart) in onyx.items():
         note_ons = {t["name"]: t["note_ons"] for t in manifest[key]["midi"]["tracks"]}
-        for (instrument, _difficulty), track in chart.tracks.items():
-            assert track.note_count <= note_ons[names[instrument]], (key, instrument)
+        for (instrument, _difficulty), parsed in chart.tracks.items():
+            assert parsed.note_count <= note_ons[names[instrument]], (key, instrument)
             checked += 1
         if sum(note_ons.get(n, 0) for n in names.values()) == 0:
             assert chart.tracks == {}, key
@@ -78,7 +83,8 @@ def test_note_counts_are_bounded_by_the_manifest_note_ons(onyx, manifest):
 
 
 def test_songs_without_notes(onyx, fixtures):
-    empty = ["bonobo/1009", "chon/knot", "dream-theater/wait-for-sleep", "sungazer/dream-of-mahjong"]
+    empty = ["bonobo/1009", "chon/knot", "dream-theater/wait-for-sleep",
+             "sungazer/dream-of-mahjong"]
     for key in empty:
         data, chart = onyx[key]
         assert chart.tracks == {}
@@ -104,7 +110,8 @@ def test_sysex_bytes_above_127_are_read(onyx, song):
 
 
 def test_phase_shift_sysex_for_all_difficulties(onyx):
-    """new-millennium's bass taps use difficulty byte 0xFF (mido's clip=True would make it 0x7F)."""
+    """new-millennium's bass taps use difficulty byte 0xFF (mido's clip=True would make
+    it 0x7F)."""
     _, chart = onyx["dream-theater/new-millennium"]
     assert any(n.flags & NoteFlag.TAP for n in chart.track("bass", "expert").notes())
 
@@ -136,7 +143,8 @@ def test_chorus_solo_section(fixtures):
 
 
 def guitar_chart(*events, name="PART GUITAR", ticks_per_beat=480, **kw) -> bytes:
-    return midi_bytes(tempo_track(), track(name, *flat(*events)), ticks_per_beat=ticks_per_beat, **kw)
+    return midi_bytes(tempo_track(), track(name, *flat(*events)), ticks_per_beat=ticks_per_beat,
+                      **kw)
 
 
 def test_five_fret_notes_forcing_tap_and_phrases():
@@ -171,7 +179,8 @@ def test_enhanced_opens_and_note_on_velocity_zero():
     mid.tracks.append(tempo_track())
     t = mido.MidiTrack()
     t.append(mido.MetaMessage("track_name", name="PART BASS"))
-    t.append(mido.Message("note_on", note=95, velocity=100, time=0))  # ignored: no ENHANCED_OPENS yet
+    # ignored: no ENHANCED_OPENS yet
+    t.append(mido.Message("note_on", note=95, velocity=100, time=0))
     t.append(mido.Message("note_on", note=95, velocity=0, time=100))
     t.append(mido.MetaMessage("text", text="[ENHANCED_OPENS]", time=0))
     t.append(mido.Message("note_on", note=95, velocity=100, time=380))
@@ -184,7 +193,8 @@ def test_enhanced_opens_and_note_on_velocity_zero():
     buffer = io.BytesIO()
     mid.save(file=buffer)
     bass = parse_midi(buffer.getvalue()).track("bass", "expert")
-    assert [(n.tick, n.type, n.length) for n in bass.notes()] == [(480, NoteType.OPEN, 960), (1440, NoteType.GREEN, 0)]
+    assert [(n.tick, n.type, n.length) for n in bass.notes()] == [
+        (480, NoteType.OPEN, 960), (1440, NoteType.GREEN, 0)]
 
 
 def test_midi_sustains_are_cut_below_a_third_beat():
@@ -194,11 +204,13 @@ def test_midi_sustains_are_cut_below_a_third_beat():
 
 
 def test_multiplier_note_103_makes_solos_star_power():
-    data = guitar_chart(note(0, 96), note(480, 97), note(0, 103, 100), note(480, 103, 100), note(0, 116, 600))
+    data = guitar_chart(note(0, 96), note(480, 97), note(0, 103, 100), note(480, 103, 100),
+                        note(0, 116, 600))
     default = parse_midi(data).track("guitar", "expert")
     assert len(default.star_power) == 1 and len(default.solos) == 2
     legacy = parse_midi(data, ChartModifiers(multiplier_note=103)).track("guitar", "expert")
-    assert len(legacy.star_power) == 2 and not legacy.solos and len(legacy.rejected_star_power) == 1
+    assert (len(legacy.star_power) == 2 and not legacy.solos
+            and len(legacy.rejected_star_power) == 1)
     summary = analyse_chart(data, kind="mid", ini={"multiplier_note": "103"})
     assert [i.type for i in summary.issues].count("badStarPower") == 1
     # Without 116 phrases, two or more 103 phrases are GH star power even with the default setting.
@@ -226,23 +238,27 @@ def test_drums_pro_markers_2x_kick_and_dynamics():
     groups = chart.track("drums", "expert").note_groups
     assert [[(n.type, n.flags) for n in g] for g in groups] == [
         [(NoteType.KICK, 0), (NoteType.YELLOW_DRUM, NoteFlag.CYMBAL | NoteFlag.ACCENT)],
-        [(NoteType.KICK, NoteFlag.DOUBLE_KICK), (NoteType.YELLOW_DRUM, NoteFlag.TOM | NoteFlag.GHOST)],
+        [(NoteType.KICK, NoteFlag.DOUBLE_KICK),
+         (NoteType.YELLOW_DRUM, NoteFlag.TOM | NoteFlag.GHOST)],
         [(NoteType.GREEN_DRUM, NoteFlag.TOM)],
     ]
     assert chart.track("drums", "expert").note_count == 5
 
 
 def test_ghl_track():
-    data = guitar_chart(note(0, 94), note(480, 95), note(960, 98), note(1440, 100), name="PART GUITAR GHL")
+    data = guitar_chart(note(0, 94), note(480, 95), note(960, 98), note(1440, 100),
+                        name="PART GUITAR GHL")
     ghl = parse_midi(data).track("guitarghl", "expert")
-    assert [n.type for n in ghl.notes()] == [NoteType.OPEN, NoteType.WHITE1, NoteType.BLACK1, NoteType.BLACK3]
+    assert [n.type for n in ghl.notes()] == [NoteType.OPEN, NoteType.WHITE1, NoteType.BLACK1,
+                                             NoteType.BLACK3]
 
 
 def test_phase_shift_sysex_tap():
     # mido refuses data bytes above 127: write 0x7F and patch in the "all difficulties" byte 0xFF.
     tap_on = bytes([0x50, 0x53, 0, 0, 0x7F, 4, 1])
     tap_off = bytes([0x50, 0x53, 0, 0, 0x7F, 4, 0])
-    data = guitar_chart(note(0, 96), note(0, 84), sysex(0, tap_on), sysex(100, tap_off), note(480, 97))
+    data = guitar_chart(note(0, 96), note(0, 84), sysex(0, tap_on), sysex(100, tap_off),
+                        note(480, 97))
     data = data.replace(b"\x50\x53\x00\x00\x7f", b"\x50\x53\x00\x00\xff")
     chart = parse_midi(data)
     for difficulty in ("expert", "hard"):
@@ -254,7 +270,8 @@ def test_sections_and_end_from_events_track():
     data = midi_bytes(
         tempo_track(),
         track("PART GUITAR", *note(0, 96)),
-        track("EVENTS", text(0, "[section intro]"), text(960, "[prc_verse_1]"), text(1920, "[end]")),
+        track("EVENTS", text(0, "[section intro]"), text(960, "[prc_verse_1]"),
+              text(1920, "[end]")),
     )
     chart = parse_midi(data)
     assert [(s.tick, s.name) for s in chart.sections] == [(0, "intro"), (960, "verse_1")]
@@ -274,12 +291,13 @@ def test_unknown_and_unread_tracks_are_ignored():
     assert chart.ignored_tracks == ["PART REAL_KEYS_X"]
 
 
-# --- unreadable files -----------------------------------------------------------------------------
+# --- unreadable files ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("midi_type", [0, 2])
 def test_midi_types_0_and_2_are_rejected(midi_type):
-    tracks = [track("PART GUITAR", *note(0, 96))] if midi_type == 0 else [tempo_track(), tempo_track()]
+    tracks = ([track("PART GUITAR", *note(0, 96))] if midi_type == 0
+              else [tempo_track(), tempo_track()])
     with pytest.raises(ChartError, match=f"MIDI type {midi_type}"):
         parse_midi(midi_bytes(*tracks, type=midi_type))
 
@@ -297,11 +315,16 @@ def test_smpte_timing_is_rejected():
         (b"", "MIDI header"),
         (b"RIFF\x00\x00\x00\x04RMID" + b"\x00" * 10, "MIDI header"),
         (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0", "declares 2 tracks"),
-        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x10\x00\xff", "declares 16 bytes"),
-        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x03\x00\x40\x40", "running status"),
-        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x02\x00\xf4", "undefined status byte 0xF4"),
-        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x05\x00\xff\x51\x01\x00", "length 1"),
-        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x03\x00\x90\x40", "cut off"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x10\x00\xff",
+         "declares 16 bytes"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x03\x00\x40\x40",
+         "running status"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x02\x00\xf4",
+         "undefined status byte 0xF4"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x05\x00\xff\x51\x01\x00",
+         "length 1"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x03\x00\x90\x40",
+         "cut off"),
         (b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0", "no tracks"),
     ],
 )
@@ -311,7 +334,8 @@ def test_garbage_raises_chart_error(data, message):
 
 
 @pytest.mark.parametrize("fraction", [0.02, 0.3, 0.6, 0.99])
-@pytest.mark.parametrize("song", ["allegaeon/roundabout", "dream-theater/new-millennium", "bonobo/1009"])
+@pytest.mark.parametrize("song", ["allegaeon/roundabout", "dream-theater/new-millennium",
+                                  "bonobo/1009"])
 def test_truncated_copies_raise_chart_error(fixtures, tmp_path, song, fraction):
     data = (fixtures / "onyx" / song / "notes.mid").read_bytes()
     copy = tmp_path / "notes.mid"
@@ -359,5 +383,6 @@ def test_damaged_charts_never_raise_anything_but_chart_error(fixtures):
 def test_tracks_follow_file_order_then_difficulty(fixtures):
     raw = read_midi_raw((fixtures / "charts/yarg-core/test.mid").read_bytes())
     keys = [(t.instrument, t.difficulty) for t in raw.tracks]
-    assert keys[:4] == [("guitar", "expert"), ("guitar", "hard"), ("guitar", "medium"), ("guitar", "easy")]
+    assert keys[:4] == [("guitar", "expert"), ("guitar", "hard"), ("guitar", "medium"),
+                        ("guitar", "easy")]
     assert len(keys) == len(set(keys)) == 32

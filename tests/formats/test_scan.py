@@ -293,7 +293,8 @@ def test_difficulties_are_checked_against_the_charted_parts(tmp_path, fixtures):
 
 @pytest.mark.parametrize(("media", "audio", "expected"), [
     (["song.ogg"], ["song.ogg"], []),
-    (["drums_1.wav", "drums_2.wav", "vocals_2.mp3"], ["drums_1.wav", "drums_2.wav", "vocals_2.mp3"], []),
+    (["drums_1.wav", "drums_2.wav", "vocals_2.mp3"],
+     ["drums_1.wav", "drums_2.wav", "vocals_2.mp3"], []),
     (["preview.ogg", "crowd.ogg"], ["crowd.ogg", "preview.ogg"], ["noAudio"]),
     ([], [], ["noAudio"]),
     (["song.ogg", "song.opus"], ["song.ogg", "song.opus"], ["multipleAudio"]),

@@ -1,4 +1,5 @@
-"""Differential test: our chart analysis against scan-chart 7.0.1, the reference Clone Hero scanner.
+"""Differential test: our chart analysis against scan-chart 7.0.1, the reference Clone Hero
+scanner.
 
 Every fixture chart (each in its own temporary folder as ``notes.chart``/``notes.mid``, the chorus
 MIDIs with their ``song.ini``), every onyx song, a few fixture charts paired with a generated
@@ -59,7 +60,8 @@ ALLOWED_DIFFERENCES: dict[tuple[str, str], str] = {}
 MODIFIER_CASES = {
     "modifiers/broken-notes-hopo-sustain-snap": (
         "charts/chorus/broken-notes/notes.chart",
-        "hopo_frequency = 170.5\nsustain_cutoff_threshold = 200\nchord_snap_threshold = 20\nsong_length = 1000\n",
+        "hopo_frequency = 170.5\nsustain_cutoff_threshold = 200\nchord_snap_threshold = 20\n"
+        "song_length = 1000\n",
     ),
     "modifiers/yarg-chart-eighth-pro": (
         "charts/yarg-core/test.chart",
@@ -75,7 +77,8 @@ MODIFIER_CASES = {
     ),
     "modifiers/lol-chart-cutoff": (
         "charts/chorus/charts/lol.chart",
-        "sustain_cutoff_threshold = 0\nchord_snap_threshold = -1\nmultiplier_note = 5\npro_drums = 0\n",
+        "sustain_cutoff_threshold = 0\nchord_snap_threshold = -1\nmultiplier_note = 5\n"
+        "pro_drums = 0\n",
     ),
     "modifiers/onyx-drums-five-lane": (
         "onyx/allegaeon/roundabout/notes.mid",
@@ -119,7 +122,8 @@ def parse_ini(text: str) -> dict[str, str]:
 def build_cases(fixtures: Path, root: Path) -> list[Case]:
     cases: list[Case] = []
 
-    def add(case_id: str, source: Path | bytes, ini_text: str | None, kind: str | None = None) -> None:
+    def add(case_id: str, source: Path | bytes, ini_text: str | None,
+            kind: str | None = None) -> None:
         folder = root / f"{len(cases):03d}"
         folder.mkdir()
         data = source if isinstance(source, bytes) else source.read_bytes()
@@ -134,7 +138,8 @@ def build_cases(fixtures: Path, root: Path) -> list[Case]:
     for path in sorted((fixtures / "charts").rglob("*")):
         if path.suffix in (".chart", ".mid"):
             song_ini = path.parent / "song.ini"
-            ini_text = song_ini.read_text(encoding="utf-8") if path.suffix == ".mid" and song_ini.exists() else None
+            ini_text = (song_ini.read_text(encoding="utf-8")
+                        if path.suffix == ".mid" and song_ini.exists() else None)
             if ini_text is not None:
                 ini_text = ini_text.split("\n", 1)[1]  # drop the [song] header; add() writes it
             add(str(path.relative_to(fixtures)), path, ini_text)
@@ -149,9 +154,11 @@ def build_cases(fixtures: Path, root: Path) -> list[Case]:
 
 def run_scanchart(folders: list[Path]) -> dict[str, dict]:
     if shutil.which("node") is None:
-        pytest.fail("node is not installed: the scan-chart parity test needs Node.js (apt-get install nodejs npm)")
+        pytest.fail("node is not installed: the scan-chart parity test needs Node.js "
+                    "(apt-get install nodejs npm)")
     if not (SCANCHART / "node_modules" / "scan-chart").is_dir():
-        pytest.fail(f"scan-chart is not installed: run `npm ci --prefix tests/scanchart` (in {SCANCHART.parent.parent})")
+        pytest.fail(f"scan-chart is not installed: run `npm ci --prefix tests/scanchart` "
+                    f"(in {SCANCHART.parent.parent})")
     proc = subprocess.run(
         ["node", str(SCANCHART / "scan.js"), "--stdin"],
         input=json.dumps([str(f) for f in folders]),
@@ -206,7 +213,8 @@ def compare(case: Case, summary: ChartSummary | str, ref: dict) -> dict[str, tup
     )
     fields["issueTypesPerTrack"] = (
         _issue_sets((i.instrument, i.difficulty, i.type) for i in s.issues),
-        _issue_sets((i["instrument"], i["difficulty"], i["noteIssue"]) for i in ref["chartIssues"]),
+        _issue_sets((i["instrument"], i["difficulty"], i["noteIssue"])
+                    for i in ref["chartIssues"]),
     )
     fields["trackHashes"] = (
         our_track_hashes(case),
@@ -216,16 +224,17 @@ def compare(case: Case, summary: ChartSummary | str, ref: dict) -> dict[str, tup
         [(i.type, i.instrument, i.difficulty, i.message) for i in s.issues],
         # Our smallLeadingSilence text states the threshold scan-chart's code uses (1000 ms).
         [
-            (i["noteIssue"], i["instrument"], i["difficulty"], i["description"].replace("2000ms", "1000ms"))
+            (i["noteIssue"], i["instrument"], i["difficulty"],
+             i["description"].replace("2000ms", "1000ms"))
             for i in ref["chartIssues"]
         ],
     )
     fields["drumType"] = (s.drum_type, _DRUM_TYPES[ref["drumType"]])
     fields["flags"] = (
-        (s.has_solo_sections, s.has_lyrics, s.has_vocals, s.has_forced_notes, s.has_tap_notes, s.has_open_notes,
-         s.has_2x_kick, s.has_flex_lanes),
-        (ref["hasSoloSections"], ref["hasLyrics"], ref["hasVocals"], ref["hasForcedNotes"], ref["hasTapNotes"],
-         ref["hasOpenNotes"], ref["has2xKick"], ref["hasFlexLanes"]),
+        (s.has_solo_sections, s.has_lyrics, s.has_vocals, s.has_forced_notes, s.has_tap_notes,
+         s.has_open_notes, s.has_2x_kick, s.has_flex_lanes),
+        (ref["hasSoloSections"], ref["hasLyrics"], ref["hasVocals"], ref["hasForcedNotes"],
+         ref["hasTapNotes"], ref["hasOpenNotes"], ref["has2xKick"], ref["hasFlexLanes"]),
     )
     fields["tempoMarkerCount"] = (s.tempo_count, ref["tempoMarkerCount"])
     fields["effectiveLength"] = (s.effective_length_ms, ref["effectiveLength"])
@@ -261,7 +270,8 @@ def test_matches_scanchart(parity, field_name):
         if results[case_id][field_name][0] != results[case_id][field_name][1]
         and (case_id, field_name) not in ALLOWED_DIFFERENCES
     }
-    print(f"\nscan-chart parity {field_name}: {len(compared) - len(differences)}/{len(compared)} cases identical")
+    print(f"\nscan-chart parity {field_name}: "
+          f"{len(compared) - len(differences)}/{len(compared)} cases identical")
     assert not differences, "\n".join(
         f"{case_id}: ours={ours_!r:.600} scan-chart={theirs!r:.600}"
         for case_id, (ours_, theirs) in list(differences.items())[:10]
@@ -274,10 +284,11 @@ def test_the_comparison_covers_the_interesting_cases(parity):
     readable = [results[c.id] for c in cases if not results[c.id]["unreadable"][1]]
     assert len(readable) >= len(cases) - 2
     issue_types = Counter(t for r in readable for t, *_ in r["issues"][1])
-    for kind in ("misalignedTimeSignature", "noNotes", "noExpert", "difficultyNotReduced", "isDefaultBPM",
-                 "noSections", "badEndEvent", "smallLeadingSilence", "noStarPower", "emptyStarPower",
-                 "badStarPower", "emptySoloSection", "noDrumActivationLanes", "emptyFlexLane",
-                 "difficultyForbiddenNote", "invalidChord", "brokenNote", "badSustainGap", "babySustain"):
+    for kind in ("misalignedTimeSignature", "noNotes", "noExpert", "difficultyNotReduced",
+                 "isDefaultBPM", "noSections", "badEndEvent", "smallLeadingSilence",
+                 "noStarPower", "emptyStarPower", "badStarPower", "emptySoloSection",
+                 "noDrumActivationLanes", "emptyFlexLane", "difficultyForbiddenNote",
+                 "invalidChord", "brokenNote", "badSustainGap", "babySustain"):
         assert issue_types[kind] > 0, kind
     drum_types = {r["drumType"][1] for r in readable}
     assert drum_types == {"fourLane", "fourLanePro", "fiveLane", None}

@@ -1,4 +1,5 @@
-"""The SMF tokenizer (content/formats/smf.py) against mido, the reference MIDI reader, and the onyx manifest."""
+"""The SMF tokenizer (content/formats/smf.py) against mido, the reference MIDI reader, and the
+onyx manifest."""
 from __future__ import annotations
 
 import io
@@ -33,7 +34,8 @@ def ours(data: bytes, clip: bool) -> list[list[tuple]]:
         events = []
         for e in decode_track(smf.data, start, end):
             if e[1] in (NOTE_ON, NOTE_OFF):
-                events.append((e[0], "note_on" if e[1] == NOTE_ON else "off", e[2], e[3], e[4] if e[1] == NOTE_ON else 0))
+                events.append((e[0], "note_on" if e[1] == NOTE_ON else "off", e[2], e[3],
+                               e[4] if e[1] == NOTE_ON else 0))
             elif e[1] == META and e[2] in _META_NAMES:
                 events.append((e[0], _META_NAMES[e[2]], text(e[3])))
             elif e[1] == META and e[2] == META_TEMPO:
@@ -42,7 +44,8 @@ def ours(data: bytes, clip: bool) -> list[list[tuple]]:
                 events.append((e[0], "time_signature", e[3][0], 1 << e[3][1]))
             elif e[1] == SYSEX:
                 payload = bytes(e[2][:-1] if e[2][-1:] == b"\xf7" else e[2])
-                events.append((e[0], "sysex", tuple(min(b, 127) for b in payload) if clip else tuple(payload)))
+                events.append((e[0], "sysex",
+                               tuple(min(b, 127) for b in payload) if clip else tuple(payload)))
         tracks.append(events)
     return tracks
 
@@ -73,13 +76,15 @@ def reference(data: bytes) -> list[list[tuple]]:
 
 def sample(fixtures):
     onyx = sorted((fixtures / "onyx").rglob("notes.mid"))
-    high = [p for p in onyx if any(s in str(p) for s in ("asayake", "new-millennium", "rhapsody-in-blue-live"))]
+    high = [p for p in onyx
+            if any(s in str(p) for s in ("asayake", "new-millennium", "rhapsody-in-blue-live"))]
     charts = sorted((fixtures / "charts").rglob("*.mid"))
     return onyx[::12] + high + charts
 
 
 def test_events_match_mido(fixtures):
-    """mido (clip=True) is slow, so a sample: every 12th onyx song, the high-sysex ones, all chart MIDIs."""
+    """mido (clip=True) is slow, so a sample: every 12th onyx song, the high-sysex ones, all chart
+    MIDIs."""
     paths = sample(fixtures)
     assert len(paths) > 35
     for path in paths:
@@ -92,11 +97,13 @@ def test_note_ons_and_texts_match_the_manifest(fixtures):
     for song in songs:
         data = (fixtures / "onyx" / song["path"] / "notes.mid").read_bytes()
         smf = read_smf(data)
-        assert smf.format == song["midi"]["format"] and smf.division == song["midi"]["ticks_per_quarter"]
+        assert (smf.format == song["midi"]["format"]
+                and smf.division == song["midi"]["ticks_per_quarter"])
         assert len(smf.tracks) == song["midi"]["declared_tracks"]
         for (start, end), expected in zip(smf.tracks, song["midi"]["tracks"], strict=True):
             events = decode_track(smf.data, start, end)
-            assert sum(1 for e in events if e[1] == NOTE_ON) == expected["note_ons"], (song["path"], expected["name"])
+            assert sum(1 for e in events if e[1] == NOTE_ON) == expected["note_ons"], (
+                song["path"], expected["name"])
             lyrics = sum(1 for e in events if e[1] == META and e[2] == META_LYRICS)
             assert lyrics == expected.get("lyrics", 0), (song["path"], expected["name"])
 
@@ -111,12 +118,15 @@ def test_high_sysex_bytes_are_kept_unclipped(fixtures):
 
 
 def test_running_status_survives_meta_events():
-    # delta 0: note on ch0 60 100; delta 0: text meta; delta 10: running-status data 60 0 (note off)
+    # delta 0: note on ch0 60 100; delta 0: text meta; delta 10: running-status data 60 0
+    # (note off)
     body = b"\x00\x90\x3c\x64" + b"\x00\xff\x01\x01x" + b"\x0a\x3c\x00" + b"\x00\xff\x2f\x00"
-    data = b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk" + len(body).to_bytes(4, "big") + body
+    data = (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk" + len(body).to_bytes(4, "big")
+            + body)
     smf = read_smf(data)
     events = decode_track(smf.data, *smf.tracks[0])
-    assert events == [(0, NOTE_ON, 0, 60, 100), (0, META, META_TEXT, b"x"), (10, NOTE_OFF, 0, 60, 0)]
+    assert events == [(0, NOTE_ON, 0, 60, 100), (0, META, META_TEXT, b"x"),
+                      (10, NOTE_OFF, 0, 60, 0)]
 
 
 def test_alien_chunks_are_skipped():
@@ -133,7 +143,8 @@ def test_alien_chunks_are_skipped():
 
 def test_track_name_scan_stops_after_tick_zero():
     body = b"\x00\xff\x03\x04ABCD" + b"\x10\xff\x03\x04EFGH"
-    data = b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk" + len(body).to_bytes(4, "big") + body
+    data = (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk" + len(body).to_bytes(4, "big")
+            + body)
     smf = read_smf(data)
     names = [text(e[3]) for e in decode_track(smf.data, *smf.tracks[0], tick0_only=True)]
     assert names == ["ABCD"]

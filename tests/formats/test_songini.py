@@ -35,7 +35,8 @@ def _types(ini: SongIni) -> list[str]:
 
 def test_it_reads_c3_ini_as_cp1252_with_crlf(fixtures):
     ini = SongIni.from_bytes(_read(fixtures, "charts/chorus/ini/c3.ini"))
-    assert (ini.encoding, ini.bom, ini.newline, ini.section_name) == ("cp1252", False, "\r\n", "song")
+    assert (ini.encoding, ini.bom, ini.newline, ini.section_name) == (
+        "cp1252", False, "\r\n", "song")
     assert ini.get("charter") == "Tails4eva, Pablo_F\u00e9nix85"
     assert ini.get("artist") == "Ella Henderson"
     assert ini.get_int("diff_guitar") == 4
@@ -155,7 +156,8 @@ def test_section_spellings_are_kept(fixtures):
     for spelling in ("song", "Song", "SONG"):
         data = f"[{spelling}]\nname = a\n".encode()
         ini = SongIni.from_bytes(data)
-        assert ini.section_name == spelling and ini.get("name") == "a" and ini.issues[0].type == "missingValue"
+        assert (ini.section_name == spelling and ini.get("name") == "a"
+                and ini.issues[0].type == "missingValue")
         ini.set("artist", "b")
         assert ini.to_bytes() == f"[{spelling}]\nname = a\nartist = b\n".encode()
 
@@ -276,17 +278,20 @@ def test_invalid_values_are_reported():
         b"pro_drums = True\nfive_lane_drums = 1\n")
     messages = [(i.type, i.message) for i in ini.issues]
     assert messages == [
-        ("invalidValue", 'The "song_length" value in "song.ini" is "1.5", which is not an integer.'),
-        ("invalidValue", 'The "diff_guitar" value in "song.ini" is "hard", which is not a number.'),
+        ("invalidValue", 'The "song_length" value in "song.ini" is "1.5", which is not an '
+                         "integer."),
+        ("invalidValue", 'The "diff_guitar" value in "song.ini" is "hard", which is not a '
+                         "number."),
         ("invalidValue", 'The "multiplier_note" value in "song.ini" is "50", which is not a valid '
                          "value (0, 103 or 116)."),
-        ("invalidValue", 'Metadata contains both the "pro_drums" and "five_lane_drums" properties, '
-                         "which is not supported."),
+        ("invalidValue", 'Metadata contains both the "pro_drums" and "five_lane_drums" '
+                         "properties, which is not supported."),
     ]
 
 
 def test_style_tags_do_not_hide_a_missing_value():
-    ini = SongIni.from_bytes(b"[song]\nname = <b></b>\nartist = <color=#fff>Unknown Artist</color>\n"
+    ini = SongIni.from_bytes(b"[song]\nname = <b></b>\n"
+                             b"artist = <color=#fff>Unknown Artist</color>\n"
                              b"album = a\ngenre = g\nyear = 1\nfrets = f\n")
     assert [i.message for i in ini.issues] == [
         'Metadata is missing the "name" property.', 'Metadata is missing the "artist" property.']
@@ -341,7 +346,8 @@ def test_random_garbage_never_raises():
 def test_from_mapping_writes_values_as_clone_hero_expects():
     ini = SongIni.from_mapping({"name": "Song", "pro_drums": True, "song_length": 1234,
                                 "vocal_scroll_speed": 1.25, "modchart": False})
-    assert ini.to_bytes() == (b"[song]\r\nname = Song\r\npro_drums = True\r\nsong_length = 1234\r\n"
+    assert ini.to_bytes() == (b"[song]\r\nname = Song\r\npro_drums = True\r\n"
+                              b"song_length = 1234\r\n"
                               b"vocal_scroll_speed = 1.25\r\nmodchart = False\r\n")
     assert ini.items()[0] == ("name", "Song")
     reread = SongIni.from_bytes(ini.to_bytes())

@@ -72,7 +72,8 @@ def make_zip(path: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]],
     return path
 
 
-def patch_single_entry_zip(path: Path, *, flags: int | None = None, method: int | None = None) -> None:
+def patch_single_entry_zip(path: Path, *, flags: int | None = None,
+                           method: int | None = None) -> None:
     """Rewrite the general-purpose flags / method of a one-entry zip in both of its headers
     (zipfile's writer resets them, so hostile values must be patched in)."""
     data = bytearray(path.read_bytes())
@@ -97,7 +98,8 @@ def make_7z(path: Path, members: list[tuple[str, bytes]], **options) -> Path:
 def zeros_zip(path: Path, size: int, name: str = "zeros.bin") -> Path:
     """A plain deflate bomb: one entry of ``size`` zero bytes (about 1000:1)."""
     chunk = bytes(MiB)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive, archive.open(name, "w") as out:
+    with (zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive,
+          archive.open(name, "w") as out):
         for _ in range(size // MiB):
             out.write(chunk)
     return path
@@ -224,7 +226,8 @@ def test_split_zip_part_is_multi_volume(tmp_path: Path, dest: Path) -> None:
 ])
 def test_zip_hostile_names_refuse_the_whole_archive(tmp_path: Path, dest: Path, name: str,
                                                     reason: str) -> None:
-    archive = make_zip(tmp_path / "evil.zip", [("good/first.txt", b"written first?"), (name, b"evil")])
+    archive = make_zip(tmp_path / "evil.zip", [("good/first.txt", b"written first?"),
+                                              (name, b"evil")])
     error = refused(archive, dest)
     assert reason in str(error)
     assert repr(name) in str(error)  # the offending entry, shown unambiguously
@@ -245,7 +248,8 @@ def test_zip_symlink_entry_is_refused(tmp_path: Path, dest: Path) -> None:
     link = zipfile.ZipInfo("song/link")
     link.create_system = 3
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
-    archive = make_zip(tmp_path / "link.zip", [("song/notes.chart", b"x"), (link, b"../../etc/passwd")])
+    archive = make_zip(tmp_path / "link.zip", [("song/notes.chart", b"x"),
+                                              (link, b"../../etc/passwd")])
     error = refused(archive, dest)
     assert "symbolic link" in str(error) and "'song/link'" in str(error)
 
@@ -268,7 +272,8 @@ def test_links_are_refused_even_where_entries_would_be_skipped(tmp_path: Path, d
 
 
 def test_encrypted_zip_is_refused(tmp_path: Path, dest: Path) -> None:
-    archive = make_zip(tmp_path / "secret.zip", [("song/notes.chart", b"x" * 100)], zipfile.ZIP_STORED)
+    archive = make_zip(tmp_path / "secret.zip", [("song/notes.chart", b"x" * 100)],
+                       zipfile.ZIP_STORED)
     patch_single_entry_zip(archive, flags=0x0001)
     with zipfile.ZipFile(archive) as check:  # the flag really is what zipfile sees
         assert check.infolist()[0].flag_bits & 1
@@ -276,7 +281,8 @@ def test_encrypted_zip_is_refused(tmp_path: Path, dest: Path) -> None:
 
 
 def test_unsupported_zip_method_is_refused(tmp_path: Path, dest: Path) -> None:
-    archive = make_zip(tmp_path / "d64.zip", [("song/notes.chart", b"x" * 100)], zipfile.ZIP_STORED)
+    archive = make_zip(tmp_path / "d64.zip", [("song/notes.chart", b"x" * 100)],
+                       zipfile.ZIP_STORED)
     patch_single_entry_zip(archive, method=9)
     assert "unsupported compression method 9 (Deflate64)" in str(refused(archive, dest))
 
@@ -314,11 +320,14 @@ def test_collisions_are_refused(tmp_path: Path, dest: Path, names: list[str], wo
 
 def test_depth_and_name_length_caps(tmp_path: Path, dest: Path) -> None:
     deep = make_zip(tmp_path / "deep.zip", [("a/b/c/d.txt", b"x")])
-    assert "4 levels deep, over the limit of 3" in str(refused(deep, dest, ArchiveLimits(max_depth=3)))
-    long_part = make_zip(tmp_path / "long.zip", [("song/" + "é" * 128 + ".ogg", b"x")])  # 260 bytes
+    assert "4 levels deep, over the limit of 3" in str(
+        refused(deep, dest, ArchiveLimits(max_depth=3)))
+    long_part = make_zip(tmp_path / "long.zip",
+                         [("song/" + "é" * 128 + ".ogg", b"x")])  # 260 bytes
     assert "longer than 255 bytes" in str(refused(long_part, dest))
     long_path = make_zip(tmp_path / "path.zip", [("song/" + "x" * 30 + "/a.ogg", b"x")])
-    assert "longer than 20 bytes" in str(refused(long_path, dest, ArchiveLimits(max_path_bytes=20)))
+    assert "longer than 20 bytes" in str(
+        refused(long_path, dest, ArchiveLimits(max_path_bytes=20)))
 
 
 def test_macos_junk_and_dot_files_are_skipped(tmp_path: Path, dest: Path) -> None:
@@ -335,7 +344,8 @@ def test_macos_junk_and_dot_files_are_skipped(tmp_path: Path, dest: Path) -> Non
     assert result.bytes_written == 5
 
 
-def test_backslash_separators_and_dot_components_are_normalised(tmp_path: Path, dest: Path) -> None:
+def test_backslash_separators_and_dot_components_are_normalised(tmp_path: Path,
+                                                                dest: Path) -> None:
     archive = make_zip(tmp_path / "win.zip", [("Pack\\Song\\notes.chart", b"c"),
                                               ("./Pack//Song/song.ini", b"i")])
     extract_archive(archive, dest)
@@ -391,7 +401,8 @@ def test_per_entry_cap_stops_a_bomb_on_its_own(bomb_zip: Path, dest: Path,
 
 def test_nested_archive_is_a_plain_file(tmp_path: Path, dest: Path) -> None:
     inner = make_zip(tmp_path / "inner.zip", [("Song/notes.chart", b"inner chart")]).read_bytes()
-    outer = make_zip(tmp_path / "outer.zip", [("Pack/inner.zip", inner), ("Pack/readme.txt", b"hi")])
+    outer = make_zip(tmp_path / "outer.zip", [("Pack/inner.zip", inner),
+                                              ("Pack/readme.txt", b"hi")])
     result = extract_archive(outer, dest)
     assert tree(dest) == {"Pack": None, "Pack/inner.zip": inner, "Pack/readme.txt": b"hi"}
     assert len(result.files) == 2
@@ -429,7 +440,8 @@ def test_7z_symlink_is_refused(tmp_path: Path, dest: Path) -> None:
 @pytest.mark.parametrize("header_encryption", [False, True])
 def test_encrypted_7z_is_refused(tmp_path: Path, dest: Path, header_encryption: bool) -> None:
     archive = tmp_path / "secret.7z"
-    with py7zr.SevenZipFile(archive, "w", password="pw", header_encryption=header_encryption) as out:
+    with py7zr.SevenZipFile(archive, "w", password="pw",
+                            header_encryption=header_encryption) as out:
         out.writestr(b"chart", "song/notes.chart")
     assert "encrypted archive" in str(refused(archive, dest))
 
@@ -465,9 +477,11 @@ def test_7z_skips_junk_and_keeps_empty_folders(tmp_path: Path, dest: Path) -> No
 # good archives of a song pack: byte-identical
 
 
-def test_good_zip_of_a_song_pack_is_byte_identical(tmp_path: Path, dest: Path, fixtures: Path) -> None:
+def test_good_zip_of_a_song_pack_is_byte_identical(tmp_path: Path, dest: Path,
+                                                   fixtures: Path) -> None:
     pack = song_folder(tmp_path / "src", fixtures)
-    archive = zip_folder(pack, tmp_path / "pack.zip", extra=[("__MACOSX/Pack/._song.ini", b"fork")])
+    archive = zip_folder(pack, tmp_path / "pack.zip",
+                         extra=[("__MACOSX/Pack/._song.ini", b"fork")])
     result = extract_archive(archive, dest)
     assert tree(dest) == tree(pack.parent)
     assert result.kind is ArchiveKind.ZIP
@@ -476,7 +490,8 @@ def test_good_zip_of_a_song_pack_is_byte_identical(tmp_path: Path, dest: Path, f
     assert result.skipped == ("__MACOSX/Pack/._song.ini",)
 
 
-def test_good_7z_of_a_song_pack_is_byte_identical(tmp_path: Path, dest: Path, fixtures: Path) -> None:
+def test_good_7z_of_a_song_pack_is_byte_identical(tmp_path: Path, dest: Path,
+                                                  fixtures: Path) -> None:
     pack = song_folder(tmp_path / "src", fixtures)
     archive = tmp_path / "pack.7z"
     with py7zr.SevenZipFile(archive, "w") as out:
@@ -517,7 +532,8 @@ def test_ordinary_rar_extracts_like_its_listing(fixtures: Path, dest: Path, samp
     got_folders = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_dir()}
     assert got_files == files  # names (unicode, spaces), sizes and contents (CRC)
     assert folders <= got_folders  # explicit folders, the empty one included
-    assert result.kind is ArchiveKind.RAR and result.bytes_written == sum(s for s, _ in files.values())
+    assert (result.kind is ArchiveKind.RAR
+            and result.bytes_written == sum(s for s, _ in files.values()))
 
 
 def test_rar_uses_unar_whatever_was_configured_before(fixtures: Path, dest: Path) -> None:
@@ -539,7 +555,8 @@ def test_rar_uses_unar_whatever_was_configured_before(fixtures: Path, dest: Path
     ("rar5-hlink", "stest2.txt", "hard link to 'stest1.txt'"),
     ("rar5-evil-symlink-traversal", "up", "Unix symbolic link to '..'"),
 ])
-def test_rar_links_are_refused(fixtures: Path, tmp_path: Path, sample: str, entry: str, words: str) -> None:
+def test_rar_links_are_refused(fixtures: Path, tmp_path: Path, sample: str, entry: str,
+                               words: str) -> None:
     # dest sits deep so that "up -> .." then "up/pwned.txt" would land visibly inside tmp_path.
     dest = tmp_path / "scratch" / "job" / "archive"
     dest.parent.mkdir()
@@ -603,8 +620,9 @@ def test_existing_empty_dest_stays_after_failure(tmp_path: Path) -> None:
 
 def test_failure_after_writing_removes_what_was_written(tmp_path: Path, dest: Path) -> None:
     # A CRC error on the third entry: the first two were already on disk and must go again.
-    archive = make_zip(tmp_path / "crc.zip", [("s/a.txt", b"a" * 10), ("s/b.txt", b"b" * 10),
-                                              ("s/c.txt", b"PAYLOAD-TO-CORRUPT")], zipfile.ZIP_STORED)
+    archive = make_zip(tmp_path / "crc.zip",
+                       [("s/a.txt", b"a" * 10), ("s/b.txt", b"b" * 10),
+                        ("s/c.txt", b"PAYLOAD-TO-CORRUPT")], zipfile.ZIP_STORED)
     archive.write_bytes(archive.read_bytes().replace(b"PAYLOAD-TO-CORRUPT", b"PAYLOAD-CORRUPTED!"))
     error = refused(archive, dest)
     assert "'s/c.txt'" in str(error) and "damaged" in str(error)
@@ -626,7 +644,8 @@ def test_copy_folder_is_byte_identical(tmp_path: Path, dest: Path, fixtures: Pat
 
 
 @pytest.mark.parametrize("make", ["file-link", "dir-link", "hard-link", "fifo"])
-def test_copy_folder_refuses_links_and_special_files(tmp_path: Path, dest: Path, make: str) -> None:
+def test_copy_folder_refuses_links_and_special_files(tmp_path: Path, dest: Path,
+                                                     make: str) -> None:
     pack = tmp_path / "pack"
     (pack / "Song").mkdir(parents=True)
     (pack / "Song/notes.chart").write_bytes(b"chart")
@@ -665,7 +684,8 @@ def test_copy_folder_caps(tmp_path: Path, dest: Path) -> None:
     with pytest.raises(ArchiveError, match="over the limit of 3"):
         copy_folder(pack, dest, ArchiveLimits(max_depth=3))
     assert_clean(dest)
-    with pytest.raises(ArchiveLimitError, match="holds 2,000 bytes, over the limit of 1,000 bytes"):
+    with pytest.raises(ArchiveLimitError,
+                       match="holds 2,000 bytes, over the limit of 1,000 bytes"):
         copy_folder(pack, dest, ArchiveLimits(max_total_bytes=1000))
     assert_clean(dest)
     # The copy itself is counted too, not only the sizes seen while listing.

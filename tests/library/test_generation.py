@@ -147,7 +147,8 @@ def test_command_says_when_song_ogg_already_holds_a_stem(click_audio, tmp_path):
 def test_command_import_puts_the_song_in_the_library(click_audio, library_root, db):
     output = run_command(click_audio["wav"], "--import", "--name", "Click", "--artist", "Tests")
     song = Song.objects.get()
-    assert song.path == "Songs/Tests/Click" and song.name == "Click" and song.charter == "chmanager"
+    assert (song.path == "Songs/Tests/Click" and song.name == "Click"
+            and song.charter == "chmanager")
     assert f"imported as Songs/Tests/Click (song {song.pk})" in output
     assert {p.name for p in (library_root / song.path).iterdir()} == {
         "notes.chart", "song.ini", "song.ogg"}

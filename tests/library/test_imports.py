@@ -86,7 +86,8 @@ def test_unsafe_names_are_made_safe(empty_library, tmp_path):
     library, source = empty_library
     song = tmp_path / "odd"
     shutil.copytree(song_dirs(source)[0], song)
-    (song / "song.ini").write_text("[song]\nname = What? <color=#f00>Now</color>.\nartist = AC/DC\n")
+    (song / "song.ini").write_text(
+        "[song]\nname = What? <color=#f00>Now</color>.\nartist = AC/DC\n")
     report = songs_import(sources=[song], storage=library)
     assert report.results[0].song_path == "Songs/AC_DC/What_ Now"
 
@@ -144,7 +145,8 @@ def test_an_archive_with_a_traversal_entry_is_rejected_whole(empty_library, tmp_
 def test_every_hostile_rar_is_rejected(empty_library):
     library, _ = empty_library
     hostile = sorted((FIXTURES / "hostile" / "rar").glob("rar5-*sym*.rar")) + [
-        FIXTURES / "hostile" / "rar" / "rar5-psw.rar", FIXTURES / "hostile" / "rar" / "rar5-hlink.rar"]
+        FIXTURES / "hostile" / "rar" / "rar5-psw.rar",
+        FIXTURES / "hostile" / "rar" / "rar5-hlink.rar"]
     report = songs_import(sources=hostile, storage=library)
     assert [r.status for r in report.results] == ["rejected"] * len(hostile)
     assert library_files(library) == set()
@@ -152,7 +154,8 @@ def test_every_hostile_rar_is_rejected(empty_library):
 
 def test_an_archive_without_songs_is_rejected_with_the_reason(empty_library, tmp_path):
     library, _ = empty_library
-    report = songs_import(sources=[FIXTURES / "hostile" / "rar" / "rar5-subdirs.rar"], storage=library)
+    report = songs_import(sources=[FIXTURES / "hostile" / "rar" / "rar5-subdirs.rar"],
+                          storage=library)
     assert report.results[0].status == "rejected"
     assert "no song folder" in report.results[0].reason
 
@@ -168,7 +171,8 @@ def test_a_song_without_a_chart_is_rejected(empty_library, tmp_path):
     assert library_files(library) == set()
 
 
-def test_a_database_failure_takes_the_published_song_out_again(empty_library, tmp_path, monkeypatch):
+def test_a_database_failure_takes_the_published_song_out_again(empty_library, tmp_path,
+                                                               monkeypatch):
     library, source = empty_library
 
     def broken(**kwargs):

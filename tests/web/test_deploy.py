@@ -357,7 +357,8 @@ def test_gunicorn_serves_production_with_one_log_line_per_request_and_shared_met
     process.communicate(timeout=60)
     lines = log.read_text().splitlines()
     health_lines = [line for line in lines
-                    if re.search(r" INFO +chmanager\.request_log: GET /health 200 [\d.]+ms$", line)]
+                    if re.search(r" INFO +chmanager\.request_log: GET /health 200 [\d.]+ms$",
+                                 line)]
     assert len(health_lines) == 7, lines
     assert any(re.search(r"GET /songs/ 301 [\d.]+ms$", line) for line in lines)
     assert not any("HTTP/1.1" in line for line in lines), "gunicorn's access log is on too"

@@ -52,7 +52,8 @@ def test_an_unchanged_form_writes_nothing(editor_client, synced, web_library):
     song = Song.objects.get(path=GHOST)
     path = web_library / GHOST / "song.ini"
     before, mtime = path.read_bytes(), path.stat().st_mtime_ns
-    response = editor_client.post(reverse("song_edit", args=[song.pk]), form_data(song), follow=True)
+    response = editor_client.post(reverse("song_edit", args=[song.pk]), form_data(song),
+                                  follow=True)
     assert "Nothing changed." in response.content.decode()
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
 

@@ -65,7 +65,8 @@ def test_each_misspelt_word_is_corrected_on_postgres(synced):
 def test_the_suggestion_words_follow_the_library(synced):
     if connection.vendor != "postgresql":
         pytest.skip("the suggestion table is PostgreSQL only")
-    assert {"majestic", "bonobo", "onyxite"} <= set(SearchWord.objects.values_list("word", flat=True))
+    assert {"majestic", "bonobo", "onyxite"} <= set(
+        SearchWord.objects.values_list("word", flat=True))
     Song.objects.filter(name="Kong").update(removed_at=timezone.now())
     search_words_refresh()
     assert not SearchWord.objects.filter(word="kong").exists()
@@ -81,7 +82,8 @@ def test_filters_by_instrument_and_difficulty(synced):
 def test_filters_by_issues_genre_and_years(synced):
     expected = {s.display_name for s in Song.objects.filter(issue_count__gt=0)}
     assert expected and set(names(has_issues=True)) == expected
-    assert set(names(has_issues=False)) == {s.display_name for s in Song.objects.filter(issue_count=0)}
+    assert set(names(has_issues=False)) == {
+        s.display_name for s in Song.objects.filter(issue_count=0)}
     assert set(names(genre="jazz")) == {"XYG", "Crimson Tide"}
     assert names(year_from=1970, year_to=1980, sort="year") == ["Crimson Tide", "Majestic Dance"]
 
@@ -110,7 +112,8 @@ def test_library_stats(synced):
     assert stats["last_sync"] == synced
 
 
-def test_the_list_page_searches_and_keeps_the_query_in_page_links(viewer_client, synced, monkeypatch):
+def test_the_list_page_searches_and_keeps_the_query_in_page_links(viewer_client, synced,
+                                                                  monkeypatch):
     monkeypatch.setattr("content.views.library.PAGE_SIZE", 2)
     response = viewer_client.get(reverse("song_list"), {"q": "onyxite", "sort": "name"})
     page = response.content.decode()

@@ -17,7 +17,8 @@ from .conftest import CHARTS, FIXTURES
 # Transactional: a job is enqueued when its row is committed.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("immediate_tasks")]
 
-SONG_INI = "[song]\r\nname = Keys Song\r\nartist = Keys Band\r\ngenre = test\r\ncharter = Chorus\r\n"
+SONG_INI = ("[song]\r\nname = Keys Song\r\nartist = Keys Band\r\ngenre = test\r\n"
+            "charter = Chorus\r\n")
 
 
 def song_zip() -> bytes:

@@ -184,7 +184,8 @@ def test_the_status_snippet_renders(pages, viewer_client):
 
     from content.storage.webdav import nextcloud_status
 
-    html = render_to_string("files/_nextcloud_status.html", {"status": nextcloud_status(fresh=True)})
+    html = render_to_string("files/_nextcloud_status.html",
+                            {"status": nextcloud_status(fresh=True)})
     assert "alice" in html and ("reachable" in html)
 
 

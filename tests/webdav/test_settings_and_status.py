@@ -114,7 +114,8 @@ def test_status_of_an_unreachable_server(settings):
     settings.NEXTCLOUD_USER = "alice"
     settings.NEXTCLOUD_RETRIES = 0
     status = nextcloud_status()
-    assert status["configured"] and not status["reachable"] and "connection failed" in status["error"]
+    assert (status["configured"] and not status["reachable"]
+            and "connection failed" in status["error"])
 
 
 @pytest.mark.django_db

@@ -29,8 +29,8 @@ from content.storage.webdav import (
 
 from .conftest import KiB, make_storage
 
-HOSTILE = ["Ünïcödé – 日本語 ♫", "AC#DC", "100% Pure", "with  two  spaces", "[Brackets] (and) {braces}",
-           "what?&=+;,'", "trailing.dots...", "-leading dash"]
+HOSTILE = ["Ünïcödé – 日本語 ♫", "AC#DC", "100% Pure", "with  two  spaces",
+           "[Brackets] (and) {braces}", "what?&=+;,'", "trailing.dots...", "-leading dash"]
 
 
 def put(dav, rel: str, data: bytes = b"x") -> None:
@@ -123,7 +123,8 @@ def test_write_with_if_match_refuses_a_file_changed_behind_our_back(dav, storage
 
     with pytest.raises(PreconditionFailed, match="sync"):
         storage.write("Songs/S/song.ini", b"[song]\nname = Stale\n", if_match=updated.etag)
-    assert dav.disk("CloneHero/Songs/S/song.ini").read_bytes() == b"[song]\nname = Someone else's\n"
+    assert dav.disk("CloneHero/Songs/S/song.ini").read_bytes() == (
+        b"[song]\nname = Someone else's\n")
 
 
 def test_if_match_on_a_vanished_file_is_a_precondition_failure(dav, storage):
@@ -224,8 +225,10 @@ def test_publish_folder_appears_whole_via_one_move(dav, storage, tmp_path):
 
     assert dav.tree("CloneHero/Songs") == ["Artist/", "Artist/Published/",
                                            "Artist/Published/notes.chart",
-                                           "Artist/Published/song.ini", "Artist/Published/song.ogg",
-                                           "Artist/Published/sub/", "Artist/Published/sub/extra.txt"]
+                                           "Artist/Published/song.ini",
+                                           "Artist/Published/song.ogg",
+                                           "Artist/Published/sub/",
+                                           "Artist/Published/sub/extra.txt"]
     moves = [s for s in dav.seen if s.method == "MOVE"]
     assert len(moves) == 1 and moves[0].headers["Overwrite"] == "F"
     assert moves[0].path.startswith(f"/CloneHero/{STAGING_FOLDER}/")
