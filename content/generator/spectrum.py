@@ -66,6 +66,12 @@ class Spectrum:
                         pad(self.focus_envelope, 0.0), pad(self.energy_db, self.energy_db.min()))
 
 
+def focus_bands(sr: int) -> np.ndarray:
+    """Which of the ``N_MELS`` mel bands (bool, shape (N_MELS,)) lie in ``FOCUS_BAND_HZ``."""
+    mel_freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=sr / 2)
+    return (mel_freqs >= FOCUS_BAND_HZ[0]) & (mel_freqs < FOCUS_BAND_HZ[1])
+
+
 def analyse(audio: Audio) -> Spectrum:
     """The ``Spectrum`` of ``audio`` (one STFT, everything else derived from it)."""
     magnitude = np.abs(librosa.stft(audio.samples, n_fft=N_FFT, hop_length=HOP))
@@ -80,8 +86,7 @@ def analyse(audio: Audio) -> Spectrum:
     mel_freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=audio.sr / 2)
     low_envelope, focus_envelope = (
         librosa.onset.onset_strength(S=mel_db[band], sr=audio.sr, hop_length=HOP, center=False)
-        for band in (mel_freqs < LOW_BAND_HZ,
-                     (mel_freqs >= FOCUS_BAND_HZ[0]) & (mel_freqs < FOCUS_BAND_HZ[1])))
+        for band in (mel_freqs < LOW_BAND_HZ, focus_bands(audio.sr)))
     frame_power = mel.sum(axis=0)
     energy_db = librosa.power_to_db(frame_power, ref=max(float(frame_power.max()), 1e-12))
     return Spectrum(audio.sr, magnitude, mel_db, envelope, low_envelope, focus_envelope,

@@ -147,6 +147,20 @@ def fast_run(gap: float, *, start: float = 1.5, end: float = 11.0, seed: int = 3
     return Synth(np.array([]), tones, pitches, mix, lead)
 
 
+def snares(times: Sequence[float], length: int, *, seed: int = 5) -> np.ndarray:
+    """Snare-like hits at ``times`` (s), ``length`` samples mono at SR: full-band noise whose
+    amplitude falls by e every 40 ms (T60 0.28 s). Each rises in the guitar's band as much as
+    a note does, but its power is mostly gone 50 ms on, where a note's rings on."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(length, np.float32)
+    t = np.arange(int(0.25 * SR)) / SR
+    for hit in times:
+        burst = rng.standard_normal(len(t)) * np.exp(-t / 0.04) * 0.3
+        i = int(round(hit * SR))
+        out[i:i + len(t)] += burst[:max(0, length - i)].astype(np.float32)
+    return out
+
+
 def write(path: Path, samples: np.ndarray) -> Path:
     soundfile.write(path, samples, SR)
     return path
