@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from content.generator.audio import MAX_SECONDS, Audio, open_source
 from content.generator.drums import drum_tracks
 from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
-from content.generator.onsets import GridOnset, Onset, detect, quantise
+from content.generator.onsets import GridOnset, detect, notes, quantise
 from content.generator.reduce import reduce_all
 from content.generator.spectrum import HOP, Spectrum, analyse
 from content.generator.structure import (Section, drum_fills, preview_start, sections,
@@ -153,11 +153,12 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     spectra = {k: mix if a is src.mix else analyse(a) for k, a in audible.items()}
     steps("tracking beats and onsets")
     beats = track_beats(mix)
-    onsets = {k: detect(spec, focus=k == "guitar" and src.guitar_from_mix)
-              for k, spec in spectra.items()}
-    # The lead part (guitar, else the first five-fret part, else the drums) gives the notes
-    # the beats are checked against.
-    raw = next(iter(onsets.values()))
+    found = {k: detect(spec, focus=k == "guitar" and src.guitar_from_mix)
+             for k, spec in spectra.items()}
+    # The lead part's onsets (guitar, else the first five-fret part, else the drums) are what
+    # the beats are checked against: all of them, a full mix's drum hits too.
+    raw = next(iter(found.values()))
+    onsets = {k: notes(o) for k, o in found.items()}
     if len(beats) < MIN_BEATS:
         raise GeneratorError(source, "no steady beat was found in the audio")
     if not raw:
@@ -180,8 +181,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
                    for k, spec in spectra.items()}
         mix = delayed
         beats = beats + pad_s
-        onsets = {k: [Onset(o.seconds + pad_s, o.strength) for o in found]
-                  for k, found in onsets.items()}
+        onsets = {k: [replace(o, seconds=o.seconds + pad_s) for o in part]
+                  for k, part in onsets.items()}
     steps("building the tempo map")
     tempo = build_tempo_map(beats, downbeat)
     audio_end_s = src.mix.seconds + pad_s

@@ -12,7 +12,7 @@ import soundfile
 
 from content.generator.audio import decode
 from content.generator.lanes import Note
-from content.generator.onsets import detect
+from content.generator.onsets import detect, notes
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.spectrum import analyse
 from content.generator.structure import (MIN_SECTION_BARS, _merge_short, _names,
@@ -151,7 +151,7 @@ def test_drum_hits_in_a_mix_are_not_taken_for_guitar_notes(tmp_path: Path) -> No
     spec = analyse(decode(write(tmp_path / "mix.wav", mix)))
 
     def found(focus: bool) -> np.ndarray:
-        return np.array([o.seconds for o in detect(spec, focus=focus)])
+        return np.array([o.seconds for o in notes(detect(spec, focus=focus))])
 
     assert len(hits) >= 10
     _, _, snares_heard = mir_eval.onset.f_measure(hits, found(False), window=0.025)
