@@ -28,7 +28,7 @@ from content.generator.reduce import reduce_all
 from content.generator.spectrum import HOP, Spectrum, analyse
 from content.generator.structure import (Section, drum_fills, preview_start, sections,
                                          star_power)
-from content.generator.tags import Tags, read_tags
+from content.generator.tags import Tags, read_song_ini, read_tags
 from content.generator.tatum import stem_beats
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, notes_level,
@@ -126,10 +126,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     stems, or one file named like one: ``bass.ogg``, ``drums.ogg``) gives that part only: a
     guitar chart of a bass line or of drum hits would be no guitar part
     (``audio.SourceAudio.parts``). A silent stem beside others is left out.
-    name / artist: override the file's tags (mutagen); fall back to the file or folder
-    name (the folder's for a stem-named file), split at " - " when it reads "Artist - Title".
-    The tags' album, genre, year and track go into song.ini; the album art is a stems
-    folder's ``album.jpg`` / ``album.png``, else the cover picture in the tags.
+    name / artist: override a stems folder's own song.ini (``tags.read_song_ini``), then the
+    file's tags (mutagen); fall back to the file or folder name (the folder's for a
+    stem-named file), split at " - " when it reads "Artist - Title". Album, genre, year and
+    track come into song.ini from the same places in the same order; the album art is a
+    stems folder's ``album.jpg`` / ``album.png``, else the cover picture in the tags.
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
     max_seconds: the longest audio file charted (s; default ``audio.MAX_SECONDS``, an hour).
@@ -214,6 +215,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     fills = drum_fills(drums, starts, tempo, drum_phrases)
     steps("writing the chart")
     tags = read_tags(src.tag_file)
+    if source.is_dir():
+        tags = read_song_ini(source).or_else(tags)
     title, performer = _names(tags, source, name, artist)
     end_tick = max(end_tick, *(n.tick + n.length for e in experts.values() for n in e),
                    *(n.tick for n in drums.get("Expert", [])))
@@ -311,10 +314,10 @@ def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
 
 
 def _names(tags: Tags, source: Path, name: str | None, artist: str | None) -> tuple[str, str]:
-    """(title, artist): the arguments, else the audio's tags, else the file or folder name,
-    read as "Artist - Title" when it has that form (how song files and folders are named).
-    A file named like a stem (``guitar.ogg``) is named after its part, so its folder's name
-    is used."""
+    """(title, artist): the arguments, else the tags (a folder's song.ini's, then the
+    audio's), else the file or folder name, read as "Artist - Title" when it has that form
+    (how song files and folders are named). A file named like a stem (``guitar.ogg``) is
+    named after its part, so its folder's name is used."""
     if source.is_dir():
         fallback = source.name
     elif source.stem.lower() in AUDIO_STEMS:

@@ -1,5 +1,6 @@
 """An audio file's tags (ID3, Vorbis comments, FLAC, MP4 …, read by mutagen): the song's
-names for song.ini, and its embedded cover picture for the folder's album art.
+names for song.ini, and its embedded cover picture for the folder's album art. A song folder
+given as stems may carry its own song.ini, whose names come first (``read_song_ini``).
 
 Only JPEG and PNG covers are kept: Clone Hero reads ``album.jpg`` / ``album.png`` (formats.md
 §1.1, scan-chart ``file-names.ts``). The picture is written as stored; scan-chart's
@@ -10,12 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import mutagen
 from mutagen.flac import Picture
 from mutagen.id3 import ID3
+
+from content.formats.songini import SongIni
 
 FRONT_COVER = 3  # ID3v2 APIC / FLAC METADATA_BLOCK_PICTURE picture type "Cover (front)"
 MAX_COVER_BYTES = 16 * 1024 * 1024  # a larger "cover" is no album art worth copying
@@ -39,6 +42,11 @@ class Tags:
     album_track: int | None = None
     cover: tuple[str, bytes] | None = None
 
+    def or_else(self, other: Tags) -> Tags:
+        """These tags, with ``other``'s where these have none."""
+        return replace(self, **{f.name: getattr(other, f.name) for f in fields(self)
+                                if getattr(self, f.name) is None})
+
 
 def read_tags(path: Path) -> Tags:
     """The tags of the audio file at ``path``; an empty ``Tags`` when it has none or mutagen
@@ -61,6 +69,24 @@ def read_tags(path: Path) -> Tags:
     return Tags(title=first("title"), artist=first("artist"), album=first("album"),
                 genre=first("genre"), year=_number(first("date"), r"\b(\d{4})\b"),
                 album_track=_number(first("tracknumber"), r"^\s*(\d+)"), cover=_cover(raw))
+
+
+def read_song_ini(folder: Path) -> Tags:
+    """The names in the song.ini (any case) of the song folder ``folder``: ``name``,
+    ``artist``, ``album``, ``genre``, ``year`` (its first four-digit year, so the old
+    ``", 2004"`` form reads too) and ``album_track`` (or its legacy alias ``track``); an empty
+    ``Tags`` without one. Values as scan-chart's ``getIniString`` reads them: empty, ``0``
+    and ``-1`` are absent, rich-text tags are kept. Never raises for malformed content
+    (``SongIni.from_bytes``); an unreadable file raises OSError."""
+    ini_path = next((p for p in sorted(folder.iterdir())
+                     if p.name.lower() == "song.ini" and p.is_file()), None)
+    if ini_path is None:
+        return Tags()
+    ini = SongIni.from_bytes(ini_path.read_bytes(), source_name=str(ini_path))
+    return Tags(title=ini.get_str("name"), artist=ini.get_str("artist"),
+                album=ini.get_str("album"), genre=ini.get_str("genre"),
+                year=_number(ini.get_str("year"), r"\b(\d{4})\b"),
+                album_track=ini.get_int("album_track"))
 
 
 def _number(text: str | None, pattern: str) -> int | None:

@@ -212,6 +212,14 @@ def test_tagged_audio_brings_album_year_and_cover_into_the_folder(steady: tuple[
     (stems / "song.mp3").symlink_to(tmp_path / "song.mp3")
     (stems / "Album.PNG").write_bytes(image(tmp_path / "own.png"))
     assert generate(stems).album_art == ("png", (tmp_path / "own.png").read_bytes())
+    # Its own song.ini names it; the audio's tags fill in what it leaves out, the arguments
+    # override both.
+    (stems / "song.ini").write_text("[song]\nname = Own Name\nartist = Own Band\nyear = 1999\n")
+    song = generate(stems)
+    ini = _ini(song)
+    assert (song.name, song.artist, ini["year"], ini["album"]) == (
+        "Own Name", "Own Band", "1999", "Tag Album")
+    assert generate(stems, name="Given").name == "Given"
 
 
 def test_progress_reports_every_step(steady: tuple[Synth, Path]) -> None:

@@ -1,5 +1,5 @@
 """Song names and album art from audio tags, on files ffmpeg encodes and mutagen tags at
-test time."""
+test time, and from a song folder's own song.ini."""
 from __future__ import annotations
 
 import shutil
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from content.generator.tags import FRONT_COVER, Tags, read_tags
+from content.generator.tags import FRONT_COVER, Tags, read_song_ini, read_tags
 from tests.synthaudio import click_track, image, tagged_audio, write_audio
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary")
@@ -54,3 +54,21 @@ def test_untagged_and_unreadable_files_have_no_tags(tmp_path: Path, samples) -> 
     fake = tmp_path / "fake.mp3"
     fake.write_text("not audio")
     assert read_tags(fake) == Tags()
+
+
+def test_a_song_folders_own_song_ini_names_it(tmp_path: Path) -> None:
+    # As Clone Hero spells it, with the legacy "track" key, an old ", 2004" year, a "0" value
+    # (absent to scan-chart) and a line that is no key at all.
+    (tmp_path / "Song.INI").write_bytes(
+        "\ufeff[Song]\r\nname = Ünïcode Song\r\nartist = The <b>Band</b>\r\ngenre = 0\r\n"
+        "year = , 2004\r\ntrack = 7\r\nnot a key\r\n".encode())
+    assert read_song_ini(tmp_path) == Tags(title="Ünïcode Song", artist="The <b>Band</b>",
+                                           year=2004, album_track=7)
+    assert read_song_ini(tmp_path / "..") == Tags()  # no song.ini
+
+
+def test_tags_fill_what_the_song_ini_leaves_out() -> None:
+    own = Tags(title="Own", year=1999)
+    audio = Tags(title="Tagged", artist="Band", year=2004, cover=("png", b"x"))
+    assert own.or_else(audio) == Tags(title="Own", artist="Band", year=1999,
+                                      cover=("png", b"x"))
