@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 from django import forms
 
-from content.formats.scan import AUDIO_STEMS
+from content.formats.scan import ALBUM_ART_NAMES, AUDIO_STEMS
 from content.formats.songini import (KNOWN_KEYS, VALID_MULTIPLIER_NOTES, SongIni, is_valid_key,
                                      parse_bool)
 from content.library.editing import GAMEPLAY_KEYS
@@ -264,37 +264,53 @@ class UploadForm(forms.Form):
 AUDIO_EXTENSIONS = (".ogg", ".opus", ".mp3", ".wav", ".flac")
 
 
+# Files a song folder's stems come with that name it and show it (``pipeline.generate``).
+FOLDER_EXTRAS = ("song.ini", *ALBUM_ART_NAMES)
+
+
 class GeneratorForm(forms.Form):
     """One audio file, or several stems named like Clone Hero's (guitar.ogg, drums.ogg,
-    song.ogg ...) (sizes limited as they stream in, chmanager.upload_limits); optional name
-    and artist."""
+    song.ogg ...) with, optionally, the song folder's song.ini and album art
+    (``FOLDER_EXTRAS``) (sizes limited as they stream in, chmanager.upload_limits); optional
+    name and artist."""
 
     audio = MultipleFileField(
         label="Audio", error_messages={"required": "Choose an audio file, or several stems."},
-        widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(AUDIO_EXTENSIONS)}))
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(
+            (*AUDIO_EXTENSIONS, ".ini", ".jpg", ".jpeg", ".png"))}))
     name = forms.CharField(required=False, max_length=200,
-                           help_text="Leave empty to take it from the file's tags, else from "
-                                     "its name (“Artist - Title.mp3” gives both). Needed for "
-                                     "stems: guitar.ogg, song.ogg … are named after their part.")
+                           help_text="Leave empty to take it from the song.ini or the file's "
+                                     "tags, else from its name (“Artist - Title.mp3” gives "
+                                     "both). Needed for stems without a song.ini: guitar.ogg, "
+                                     "song.ogg … are named after their part.")
     artist = forms.CharField(required=False, max_length=200,
-                             help_text="Leave empty to take it from the file's tags, else "
-                                       "from an “Artist - Title” file name.")
+                             help_text="Leave empty to take it from the song.ini or the file's "
+                                       "tags, else from an “Artist - Title” file name.")
 
     def clean_audio(self):
         files = self.cleaned_data["audio"]
-        with_suffixes(files, AUDIO_EXTENSIONS, "an audio file the generator takes")
+        audio = [f for f in files if PurePath(f.name).name.lower() not in FOLDER_EXTRAS]
+        with_suffixes(audio, AUDIO_EXTENSIONS, "an audio file the generator takes, a song.ini "
+                                               "or album art")
+        if not audio:
+            raise forms.ValidationError(
+                f"{', '.join(f.name for f in files)}: no audio; add the song's audio or stems.")
         if len(files) > 1:
             seen: dict[str, str] = {}
             for upload in files:
-                stem = PurePath(upload.name).stem.lower()
-                if stem not in AUDIO_STEMS:
+                name = PurePath(upload.name).name.lower()
+                stem = name if name in FOLDER_EXTRAS else PurePath(name).stem
+                if upload in audio and stem not in AUDIO_STEMS:
                     raise forms.ValidationError(
                         f"{upload.name}: several files must be stems named like Clone Hero's "
-                        f"({', '.join(AUDIO_STEMS[:6])} …), e.g. guitar.ogg and song.ogg.")
-                if stem in seen:
+                        f"({', '.join(AUDIO_STEMS[:6])} …), e.g. guitar.ogg and song.ogg, "
+                        "with the song folder's song.ini and album art if you like.")
+                kind = "album art" if stem in ALBUM_ART_NAMES else stem
+                if kind in seen:
                     raise forms.ValidationError(
-                        f"{seen[stem]} and {upload.name} are the same stem; upload one of them.")
-                seen[stem] = upload.name
+                        f"{seen[kind]} and {upload.name} are the same "
+                        f"{'stem' if upload in audio else 'file'}; upload one of them.")
+                seen[kind] = upload.name
         return files
 
     def clean(self):
@@ -302,11 +318,24 @@ class GeneratorForm(forms.Form):
         files = data.get("audio") or []
         # Stem files are named after their part: without a name the song would be "guitar"
         # or the upload folder's name, by "Unknown Artist".
-        if files and not data.get("name") and all(
-                PurePath(f.name).stem.lower() in AUDIO_STEMS for f in files):
+        if files and not data.get("name") and not _song_ini_name(files) and all(
+                PurePath(f.name).stem.lower() in AUDIO_STEMS for f in files
+                if PurePath(f.name).name.lower() not in FOLDER_EXTRAS):
             self.add_error("name", f"{', '.join(f.name for f in files)}: stems are named after "
-                                   "their part, not the song; give the song's name.")
+                                   "their part, not the song; give the song's name (or its "
+                                   "song.ini).")
         return data
+
+
+def _song_ini_name(files: list) -> str | None:
+    """The ``name`` in the uploaded song.ini among ``files``, if any."""
+    for upload in files:
+        if PurePath(upload.name).name.lower() == "song.ini":
+            upload.seek(0)
+            name = SongIni.from_bytes(upload.read(), source_name=upload.name).get_str("name")
+            upload.seek(0)
+            return name
+    return None
 
 
 class SongFilterForm(forms.Form):

@@ -211,6 +211,25 @@ def test_a_tagged_upload_lands_with_its_album_and_cover(editor_client, library, 
     assert b"".join(editor_client.get(art).streaming_content) == cover
 
 
+def test_stems_with_their_song_ini_and_album_art_need_no_name(editor_client, library, workers,
+                                                              click_ogg, tmp_path):
+    # A song folder's files as a user selects them all: its song.ini names the song.
+    cover = image(tmp_path / "album.png")
+    ini = "[Song]\r\nname = Folder Song\r\nartist = Folder Band\r\ngenre = Jazz\r\n"
+    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", click_ogg),
+                      SimpleUploadedFile("song.ini", ini.encode()),
+                      SimpleUploadedFile("Album.PNG", cover))
+    assert response.status_code == 302
+    status = wait_until_finished(editor_client, Job.objects.get())
+    assert status["state"] == "done", status["error"]
+    song = Song.objects.get()
+    assert (song.name, song.artist, song.genre, song.charter) == (
+        "Folder Song", "Folder Band", "Jazz", "chmanager")
+    assert song.album_art == "album.png" and set(song.audio_files) == {"guitar.ogg"}
+    folder = library / song.path
+    assert (folder / "album.png").read_bytes() == cover
+
+
 def test_not_audio_ends_as_a_failed_job_naming_the_file(editor_client, library, workers):
     response = upload(editor_client, SimpleUploadedFile("holiday.ogg", b"just some text\n" * 500))
     job = Job.objects.get()
@@ -250,10 +269,21 @@ def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library,
     response = upload(editor_client, SimpleUploadedFile("drums.ogg", b"x"),
                       SimpleUploadedFile("DRUMS.wav", b"x"))
     assert "are the same stem" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("song.ini", b"[song]\nname = A\n"))
+    assert "song.ini: no audio; add the song&#x27;s audio or stems." in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", b"x"),
+                      SimpleUploadedFile("album.jpg", b"x"), SimpleUploadedFile("album.png", b"x"))
+    assert "album.jpg and album.png are the same file" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("My Song.mp3", b"x"),
+                      SimpleUploadedFile("song.ini", b"[song]\nname = A\n"))
+    assert "My Song.mp3: several files must be stems" in response.content.decode()
+    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", b"x"),
+                      SimpleUploadedFile("song.ini", b"[song]\nartist = No Name\n"))
+    assert "give the song&#x27;s name (or its song.ini)" in response.content.decode()
     for stems in (("guitar.ogg",), ("guitar.ogg", "song.ogg")):
         response = upload(editor_client, *(SimpleUploadedFile(n, b"x") for n in stems))
         assert (f"{', '.join(stems)}: stems are named after their part, not the song; give "
-                "the song&#x27;s name.") in response.content.decode()
+                "the song&#x27;s name (or its song.ini).") in response.content.decode()
     assert not Job.objects.exists() and held() == [] and scratch_is_empty(library)
 
 
