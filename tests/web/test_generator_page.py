@@ -256,34 +256,29 @@ def test_audio_over_the_length_limit_fails_with_the_limit_named(editor_client, l
                                "generator charts")
 
 
-def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library, held):
-    response = upload(editor_client, SimpleUploadedFile("notes.txt", b"hello"))
-    assert response.status_code == 200
-    assert "notes.txt: not an audio file" in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", b"x"),
-                      SimpleUploadedFile("song.ogg", b""))
-    assert "song.ogg: The submitted file is empty." in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("a.ogg", b"x"),
-                      SimpleUploadedFile("b.ogg", b"x"))
-    assert "a.ogg: several files must be stems" in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("drums.ogg", b"x"),
-                      SimpleUploadedFile("DRUMS.wav", b"x"))
-    assert "are the same stem" in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("song.ini", b"[song]\nname = A\n"))
-    assert "song.ini: no audio; add the song&#x27;s audio or stems." in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", b"x"),
-                      SimpleUploadedFile("album.jpg", b"x"), SimpleUploadedFile("album.png", b"x"))
-    assert "album.jpg and album.png are the same file" in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("My Song.mp3", b"x"),
-                      SimpleUploadedFile("song.ini", b"[song]\nname = A\n"))
-    assert "My Song.mp3: several files must be stems" in response.content.decode()
-    response = upload(editor_client, SimpleUploadedFile("guitar.ogg", b"x"),
-                      SimpleUploadedFile("song.ini", b"[song]\nartist = No Name\n"))
-    assert "give the song&#x27;s name (or its song.ini)" in response.content.decode()
-    for stems in (("guitar.ogg",), ("guitar.ogg", "song.ogg")):
-        response = upload(editor_client, *(SimpleUploadedFile(n, b"x") for n in stems))
-        assert (f"{', '.join(stems)}: stems are named after their part, not the song; give "
-                "the song&#x27;s name (or its song.ini).") in response.content.decode()
+INI = b"[song]\nname = A\n"
+
+
+@pytest.mark.parametrize("files, error", [
+    ({"notes.txt": b"hello"}, "notes.txt: not an audio file"),
+    ({"guitar.ogg": b"x", "song.ogg": b""}, "song.ogg: The submitted file is empty."),
+    ({"a.ogg": b"x", "b.ogg": b"x"}, "a.ogg: several files must be stems"),
+    ({"drums.ogg": b"x", "DRUMS.wav": b"x"}, "are the same stem"),
+    ({"song.ini": INI}, "song.ini: no audio; add the song&#x27;s audio or stems."),
+    ({"guitar.ogg": b"x", "album.jpg": b"x", "album.png": b"x"},
+     "album.jpg and album.png are the same file"),
+    ({"My Song.mp3": b"x", "song.ini": INI}, "My Song.mp3: several files must be stems"),
+    ({"guitar.ogg": b"x", "song.ini": b"[song]\nartist = No Name\n"},
+     "give the song&#x27;s name (or its song.ini)"),
+    ({"guitar.ogg": b"x"}, "guitar.ogg: stems are named after their part, not the song; give "
+                           "the song&#x27;s name (or its song.ini)."),
+    ({"guitar.ogg": b"x", "song.ogg": b"x"}, "guitar.ogg, song.ogg: stems are named after "
+                                             "their part"),
+])
+def test_the_form_refuses_what_is_not_audio_or_not_stems(editor_client, library, held, files,
+                                                         error):
+    response = upload(editor_client, *(SimpleUploadedFile(n, b) for n, b in files.items()))
+    assert response.status_code == 200 and error in response.content.decode()
     assert not Job.objects.exists() and held() == [] and scratch_is_empty(library)
 
 
