@@ -203,7 +203,8 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     song_sections = sections(mix, tempo, end_tick)
     starts = [s.tick for s in song_sections]
     steps("placing notes")
-    experts = {k: _expert(audible[k], spectra[k], grid, starts, tempo, pad_frames, audio_end_s)
+    experts = {k: _expert(k, audible[k], spectra[k], grid, starts, tempo, pad_frames,
+                          audio_end_s)
                for k, grid in grids.items() if len(grid) >= MIN_NOTES}
     steps("reducing difficulties")
     parts = {}
@@ -246,12 +247,14 @@ def _silent(audio: Audio) -> bool:
     return float(np.sqrt(np.mean(np.square(audio.samples)))) < SILENCE_RMS
 
 
-def _expert(audio: Audio, spec: Spectrum, grid: list[GridOnset], starts: list[int],
+def _expert(part: str, audio: Audio, spec: Spectrum, grid: list[GridOnset], starts: list[int],
             tempo: TempoMap, pad_frames: int, end_s: float) -> list[Note]:
-    """Expert notes of one five-fret part: lanes from the pitch contour of ``audio`` (padded
-    by ``pad_frames`` of the lead-in), sustains from ``spec``, lanes kept per section."""
+    """Expert notes of the five-fret ``part`` ("guitar", "bass" …): lanes from the pitch
+    contour of ``audio`` (padded by ``pad_frames`` of the lead-in) in the instrument's range,
+    sustains from ``spec``, lanes kept per section."""
     audio = audio.delayed(pad_frames * HOP) if pad_frames else audio
-    tones = lanes_.tones(audio, grid)
+    lowest = lanes_.GUITAR_LOWEST if part in ("guitar", "rhythm") else lanes_.LOWEST
+    tones = lanes_.tones(audio, grid, lowest=lowest)
     groups = [int(np.searchsorted(starts, o.tick, side="right")) for o in grid]
     return lanes_.expert_notes(grid, tones, lanes_.assign_lanes(tones, groups), spec, tempo,
                                end_s)

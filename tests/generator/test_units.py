@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 import soundfile
 
+from content.generator import lanes
 from content.generator.audio import decode
 from content.generator.lanes import Note
-from content.generator.onsets import detect, notes
+from content.generator.onsets import GridOnset, detect, notes
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
 from content.generator.spectrum import analyse
 from content.generator.structure import (MIN_SECTION_BARS, _merge_short, _names,
                                          _segment_starts)
 from content.generator.tags import read_tags
 from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
-from tests.generator.synth import SR, fast_run, render, snares, write
+from tests.generator.synth import SR, bass_line, fast_run, render, snares, write
 
 
 def test_tempo_map_converts_ticks_both_ways() -> None:
@@ -166,6 +167,22 @@ def test_drum_hits_in_a_mix_are_not_taken_for_guitar_notes(tmp_path: Path) -> No
 def _blocks(*parts: tuple[int, float]) -> np.ndarray:
     """Bar features (2 × bars): ``(bars, level)`` blocks of constant features."""
     return np.hstack([np.full((2, bars), level) for bars, level in parts])
+
+
+def test_a_bass_line_as_loud_as_the_guitar_is_not_taken_for_its_pitch(tmp_path: Path) -> None:
+    # A full mix: the guitar's tones (E2 up) over a bass line (E1 up) as loud. From E1 the
+    # bass's low notes win a tenth of the guitar's estimates; from the guitar's own range
+    # they cannot.
+    synth = render([(120.0, 48)])
+    _, bass = bass_line(synth.beats)
+    audio = decode(write(tmp_path / "mix.wav", synth.lead + bass[:len(synth.lead)]))
+    onsets = [GridOnset(0, float(t), 1.0) for t in synth.tones]
+    found = {lowest: np.rint([t.midi for t in lanes.tones(audio, onsets, lowest=lowest)])
+             for lowest in (lanes.LOWEST, lanes.GUITAR_LOWEST)}
+    right = {lowest: np.mean(pitch == synth.pitches) for lowest, pitch in found.items()}
+    assert found[lanes.GUITAR_LOWEST].min() >= lanes.GUITAR_LOWEST
+    assert right[lanes.GUITAR_LOWEST] >= 0.6
+    assert right[lanes.GUITAR_LOWEST] >= right[lanes.LOWEST] + 0.05
 
 
 def test_a_short_segment_joins_the_neighbour_nearer_in_features() -> None:
