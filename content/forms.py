@@ -10,7 +10,7 @@ from pathlib import PurePath
 
 from django import forms
 
-from content.formats.scan import ALBUM_ART_NAMES, AUDIO_STEMS
+from content.formats.scan import ALBUM_ART_NAMES, AUDIO_STEMS, MAX_INI_BYTES
 from content.formats.songini import (KNOWN_KEYS, VALID_MULTIPLIER_NOTES, SongIni, is_valid_key,
                                      parse_bool)
 from content.library.editing import GAMEPLAY_KEYS
@@ -299,6 +299,10 @@ class GeneratorForm(forms.Form):
             seen: dict[str, str] = {}
             for upload in files:
                 name = PurePath(upload.name).name.lower()
+                if name == "song.ini" and upload.size > MAX_INI_BYTES:
+                    raise forms.ValidationError(
+                        f"{upload.name}: {upload.size} bytes, too large to be a song.ini (at "
+                        f"most {MAX_INI_BYTES})")
                 stem = name if name in FOLDER_EXTRAS else PurePath(name).stem
                 if upload in audio and stem not in AUDIO_STEMS:
                     raise forms.ValidationError(

@@ -18,6 +18,7 @@ import mutagen
 from mutagen.flac import Picture
 from mutagen.id3 import ID3
 
+from content.formats.scan import MAX_INI_BYTES
 from content.formats.songini import SongIni
 
 FRONT_COVER = 3  # ID3v2 APIC / FLAC METADATA_BLOCK_PICTURE picture type "Cover (front)"
@@ -75,12 +76,13 @@ def read_song_ini(folder: Path) -> Tags:
     """The names in the song.ini (any case) of the song folder ``folder``: ``name``,
     ``artist``, ``album``, ``genre``, ``year`` (its first four-digit year, so the old
     ``", 2004"`` form reads too) and ``album_track`` (or its legacy alias ``track``); an empty
-    ``Tags`` without one. Values as scan-chart's ``getIniString`` reads them: empty, ``0``
-    and ``-1`` are absent, rich-text tags are kept. Never raises for malformed content
+    ``Tags`` without one, or with one over ``scan.MAX_INI_BYTES`` (no song.ini; the library
+    scan does not read it either). Values as scan-chart's ``getIniString`` reads them: empty,
+    ``0`` and ``-1`` are absent, rich-text tags are kept. Never raises for malformed content
     (``SongIni.from_bytes``); an unreadable file raises OSError."""
     ini_path = next((p for p in sorted(folder.iterdir())
                      if p.name.lower() == "song.ini" and p.is_file()), None)
-    if ini_path is None:
+    if ini_path is None or ini_path.stat().st_size > MAX_INI_BYTES:
         return Tags()
     ini = SongIni.from_bytes(ini_path.read_bytes(), source_name=str(ini_path))
     return Tags(title=ini.get_str("name"), artist=ini.get_str("artist"),

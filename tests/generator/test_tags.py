@@ -65,6 +65,8 @@ def test_a_song_folders_own_song_ini_names_it(tmp_path: Path) -> None:
     assert read_song_ini(tmp_path) == Tags(title="Ünïcode Song", artist="The <b>Band</b>",
                                            year=2004, album_track=7)
     assert read_song_ini(tmp_path / "..") == Tags()  # no song.ini
+    (tmp_path / "Song.INI").write_bytes(b"[song]\nname = Huge\n" + b"; " * 2 ** 19)
+    assert read_song_ini(tmp_path) == Tags()  # too large to be one, as the library scan says
 
 
 def test_tags_fill_what_the_song_ini_leaves_out() -> None:

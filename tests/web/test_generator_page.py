@@ -268,6 +268,8 @@ INI = b"[song]\nname = A\n"
     ({"guitar.ogg": b"x", "album.jpg": b"x", "album.png": b"x"},
      "album.jpg and album.png are the same file"),
     ({"My Song.mp3": b"x", "song.ini": INI}, "My Song.mp3: several files must be stems"),
+    ({"guitar.ogg": b"x", "song.ini": INI + b"; " * 2 ** 19},
+     "song.ini: 1048592 bytes, too large to be a song.ini (at most 1048576)"),
     ({"guitar.ogg": b"x", "song.ini": b"[song]\nartist = No Name\n"},
      "give the song&#x27;s name (or its song.ini)"),
     ({"guitar.ogg": b"x"}, "guitar.ogg: stems are named after their part, not the song; give "
