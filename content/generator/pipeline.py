@@ -108,6 +108,14 @@ class GeneratedSong:
     def chart_bytes(self) -> bytes:
         return self.chart_text.encode("utf-8")
 
+    @property
+    def first_note_s(self) -> float:
+        """Chart time (s) of the first note of any part, at least ``LEAD_IN_S``."""
+        firsts = [part.tracks["Expert"][0].tick for part in self.parts.values()
+                  if part.tracks["Expert"]]
+        firsts += [self.drums["Expert"][0].tick] if self.drums.get("Expert") else []
+        return self.tempo.seconds(min(firsts))
+
     def note_seconds(self, difficulty: str = "Expert", instrument: str = "guitar") -> np.ndarray:
         """Chart times (s) of the notes of one five-fret part's difficulty, chords once."""
         return np.array([self.tempo.seconds(n.tick)

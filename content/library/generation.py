@@ -113,8 +113,9 @@ def song_summary(song: GeneratedSong) -> dict:
     stem's notes, else ""), ``audio_note``: ``held_note`` (else ""), ``parts``: one
     ``{"instrument", "notes": [[difficulty, count], …], "star_power": phrases}`` per part in
     chart order (guitar, rhythm, bass, keys, drums; drums also ``"fills"``), sections,
-    lead-in and generator seconds. Lists, not mappings, keep that order: PostgreSQL's jsonb,
-    where jobs keep the summary, sorts object keys."""
+    ``first_note_s`` (chart time of the first note of any part), ``lead_in_s`` (silence added
+    before the audio for it) and generator seconds. Lists, not mappings, keep that order:
+    PostgreSQL's jsonb, where jobs keep the summary, sorts object keys."""
     bpms = [bpm / 1000 for _, bpm in song.tempo.tempos]
     return {
         "name": song.name, "artist": song.artist,
@@ -129,7 +130,8 @@ def song_summary(song: GeneratedSong) -> dict:
                 "star_power": len(song.drum_star_power), "fills": len(song.drum_fills)}]
               if song.drums else [])],
         "sections": len(song.sections),
-        "lead_in_s": round(song.lead_in_s, 3), "seconds": round(song.seconds, 2),
+        "first_note_s": round(song.first_note_s, 3), "lead_in_s": round(song.lead_in_s, 3),
+        "seconds": round(song.seconds, 2),
     }
 
 

@@ -88,6 +88,11 @@ def test_command_out_writes_a_clean_chart_and_prints_tempo_and_counts(click_audi
     bpm = float(re.search(r"^tempo: ([\d.]+) BPM", output, re.M).group(1))
     assert bpm == pytest.approx(BPM, rel=0.01)
     assert re.search(r"^seconds: \d+\.\d", output, re.M)
+    # The click track starts 0.5 s in: 2 s of lead-in need silence before it.
+    lead_in = re.search(r"^lead-in: first note at ([\d.]+) s \(([\d.]+) s of silence added "
+                        r"before the audio\)", output, re.M)
+    first, added = map(float, lead_in.groups())
+    assert first >= 2.0 and added > 0
     assert f"wrote {out}" in output
     assert "notes alone" not in output  # a mix's tempo map comes from the tracker
     assert {p.name for p in out.iterdir()} == {"notes.chart", "song.ini", "song.ogg"}
@@ -112,7 +117,7 @@ def test_command_on_drum_stems_alone_imports_a_drum_chart_only(click_audio, libr
     output = run_command(stems, "--import", "--name", "Click", "--artist", "Tests")
     assert "guitar notes" not in output
     assert re.search(r"^drums notes: Expert \d+, Hard \d+, Medium \d+, Easy \d+$", output, re.M)
-    assert re.search(r"star power phrases: drums \d+ with \d+ fills,", output)
+    assert re.search(r"star power phrases: drums \d+ with \d+ fills$", output, re.M)
     song = Song.objects.get()
     assert {t.instrument for t in song.tracks.all()} == {"drums"}
     assert check_song_folder(library_root / song.path) == {}
@@ -127,7 +132,7 @@ def test_command_prints_each_part_of_a_stems_folder(click_audio, tmp_path):
     for part in ("guitar", "bass", "keys"):
         assert re.search(rf"^{part} notes: Expert \d+, Hard \d+, Medium \d+, Easy \d+$", output,
                          re.M)
-    assert re.search(r"star power phrases: guitar \d+, bass \d+, keys \d+,", output)
+    assert re.search(r"star power phrases: guitar \d+, bass \d+, keys \d+$", output, re.M)
     chart = (tmp_path / "out" / "notes.chart").read_text()
     assert "[ExpertDoubleBass]" in chart and "[ExpertKeyboard]" in chart
 

@@ -87,6 +87,7 @@ class Command(BaseCommand):
             f"{part['instrument']} {part['star_power']}"
             + (f" with {part['fills']} fills" if "fills" in part else "")
             for part in summary["parts"])
-        self.stdout.write(f"sections: {summary['sections']}, star power phrases: {star_power}, "
-                          f"lead-in {summary['lead_in_s']:.2f} s")
+        self.stdout.write(f"sections: {summary['sections']}, star power phrases: {star_power}")
+        self.stdout.write(f"lead-in: first note at {summary['first_note_s']:.2f} s "
+                          f"({summary['lead_in_s']:.2f} s of silence added before the audio)")
         self.stdout.write(f"seconds: {seconds:.1f} (generator {summary['seconds']:.1f})")
