@@ -134,11 +134,12 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     stems, or one file named like one: ``bass.ogg``, ``drums.ogg``) gives that part only: a
     guitar chart of a bass line or of drum hits would be no guitar part
     (``audio.SourceAudio.parts``). A silent stem beside others is left out.
-    name / artist: override a stems folder's own song.ini (``tags.read_song_ini``), then the
-    file's tags (mutagen); fall back to the file or folder name (the folder's for a
-    stem-named file), split at " - " when it reads "Artist - Title". Album, genre, year and
-    track come into song.ini from the same places in the same order; the album art is a
-    stems folder's ``album.jpg`` / ``album.png``, else the cover picture in the tags.
+    name / artist: override the song folder's own song.ini (``tags.read_song_ini``; the
+    folder of stems, or the folder of a stem-named file), then the file's tags (mutagen);
+    fall back to the folder's or the file's name, split at " - " when it reads "Artist -
+    Title". Album, genre, year and track come into song.ini from the same places in the same
+    order; the album art is the song folder's ``album.jpg`` / ``album.png``, else the cover
+    picture in the tags.
     progress: called as ``progress(step, total, message)`` before each step (``step`` counts
     from 0 to ``total``, which is reported last with "done").
     max_seconds: the longest audio file charted (s; default ``audio.MAX_SECONDS``, an hour).
@@ -223,10 +224,11 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     drum_phrases = star_power(drums, tempo) if drums else []
     fills = drum_fills(drums, starts, tempo, drum_phrases)
     steps("writing the chart")
+    folder = _song_folder(source)
     tags = read_tags(src.tag_file)
-    if source.is_dir():
-        tags = read_song_ini(source).or_else(tags)
-    title, performer = _names(tags, source, name, artist)
+    if folder:
+        tags = read_song_ini(folder).or_else(tags)
+    title, performer = _names(tags, source, folder, name, artist)
     end_tick = max(end_tick, *(n.tick + n.length for e in experts.values() for n in e),
                    *(n.tick for n in drums.get("Expert", [])))
     chart = chart_text(name=title, artist=performer, tempo=tempo, sections=song_sections,
@@ -247,7 +249,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     steps("done")
     return GeneratedSong(title, performer, tempo, tempo.main_bpm(end_tick), parts, drums,
                          song_sections, drum_phrases, fills, chart, ini, src.files,
-                         _album_art(source, tags), pad_s, length_ms, time.perf_counter() - started,
+                         _album_art(folder, tags), pad_s, length_ms, time.perf_counter() - started,
                          beats_from_notes, src.held_in_song)
 
 
@@ -324,17 +326,21 @@ def _end_tick(last_tick: int, tempo: TempoMap, audio_end_s: float) -> int:
     return max(last_tick, min((last_tick // bar + 1) * bar, int(tempo.ticks(audio_end_s))))
 
 
-def _names(tags: Tags, source: Path, name: str | None, artist: str | None) -> tuple[str, str]:
-    """(title, artist): the arguments, else the tags (a folder's song.ini's, then the
-    audio's), else the file or folder name, read as "Artist - Title" when it has that form
-    (how song files and folders are named). A file named like a stem (``guitar.ogg``) is
-    named after its part, so its folder's name is used."""
+def _song_folder(source: Path) -> Path | None:
+    """The song folder ``source`` stands for: itself when it is a folder of stems, its folder
+    when it is a file named like a stem (``guitar.ogg`` is named after its part, not the
+    song), else None (a song file stands for itself)."""
     if source.is_dir():
-        fallback = source.name
-    elif source.stem.lower() in AUDIO_STEMS:
-        fallback = source.parent.name
-    else:
-        fallback = source.stem
+        return source
+    return source.parent if source.stem.lower() in AUDIO_STEMS else None
+
+
+def _names(tags: Tags, source: Path, folder: Path | None, name: str | None,
+           artist: str | None) -> tuple[str, str]:
+    """(title, artist): the arguments, else the tags (the song ``folder``'s song.ini's, then
+    the audio's), else the name of that folder or of the file ``source``, read as "Artist -
+    Title" when it has that form (how song files and folders are named)."""
+    fallback = folder.name if folder else source.stem
     named_artist, dash, named_title = fallback.partition(" - ")
     if not dash or not named_title:
         named_artist, named_title = "", fallback
@@ -342,11 +348,11 @@ def _names(tags: Tags, source: Path, name: str | None, artist: str | None) -> tu
                                                  or "Unknown Artist")
 
 
-def _album_art(source: Path, tags: Tags) -> tuple[str, bytes] | None:
-    """A stems folder's own album art (``ALBUM_ART_NAMES``, any case), else the tags'
+def _album_art(folder: Path | None, tags: Tags) -> tuple[str, bytes] | None:
+    """The song ``folder``'s own album art (``ALBUM_ART_NAMES``, any case), else the tags'
     cover."""
-    if source.is_dir():
-        for image in sorted(source.iterdir()):
+    if folder:
+        for image in sorted(folder.iterdir()):
             name = image.name.lower()
             if name in ALBUM_ART_NAMES and image.is_file():
                 return ("png" if name.endswith(".png") else "jpg"), image.read_bytes()

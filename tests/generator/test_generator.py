@@ -220,6 +220,10 @@ def test_tagged_audio_brings_album_year_and_cover_into_the_folder(steady: tuple[
     assert (song.name, song.artist, ini["year"], ini["album"]) == (
         "Own Name", "Own Band", "1999", "Tag Album")
     assert generate(stems, name="Given").name == "Given"
+    # A stem-named file stands for its folder too.
+    song = generate(stems / "song.mp3")
+    assert (song.name, song.artist) == ("Own Name", "Own Band")
+    assert song.album_art == ("png", (tmp_path / "own.png").read_bytes())
 
 
 def test_progress_reports_every_step(steady: tuple[Synth, Path]) -> None:
