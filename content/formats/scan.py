@@ -159,6 +159,13 @@ def _find_ini(names: list[str], files: Mapping[str, int],
     return ini, chosen, issues + ini.issues
 
 
+def find_ini(files: Mapping[str, int], read: Callable[[str], bytes]) -> SongIni | None:
+    """The folder's song.ini as the scan reads it (``files``: name → size in bytes, ``read``
+    as for ``scan_folder``): song.ini, else the last .ini; None without one or when it is
+    over ``MAX_INI_BYTES``. Its issues are the scan's to report, not the caller's."""
+    return _find_ini(sorted(files), files, read)[0]
+
+
 def _ini_from_metadata(values: Mapping[str, str], source_name: str, *,
                        only_known: bool = False) -> tuple[SongIni, list[Issue]]:
     """A SongIni from .sng or .chart ``[Song]`` metadata, leaving out unwritable pairs.

@@ -18,8 +18,7 @@ import mutagen
 from mutagen.flac import Picture
 from mutagen.id3 import ID3
 
-from content.formats.scan import MAX_INI_BYTES
-from content.formats.songini import SongIni
+from content.formats.scan import find_ini
 
 FRONT_COVER = 3  # ID3v2 APIC / FLAC METADATA_BLOCK_PICTURE picture type "Cover (front)"
 MAX_COVER_BYTES = 16 * 1024 * 1024  # a larger "cover" is no album art worth copying
@@ -73,18 +72,17 @@ def read_tags(path: Path) -> Tags:
 
 
 def read_song_ini(folder: Path) -> Tags:
-    """The names in the song.ini (any case) of the song folder ``folder``: ``name``,
-    ``artist``, ``album``, ``genre``, ``year`` (its first four-digit year, so the old
-    ``", 2004"`` form reads too) and ``album_track`` (or its legacy alias ``track``); an empty
-    ``Tags`` without one, or with one over ``scan.MAX_INI_BYTES`` (no song.ini; the library
-    scan does not read it either). Values as scan-chart's ``getIniString`` reads them: empty,
-    ``0`` and ``-1`` are absent, rich-text tags are kept. Never raises for malformed content
-    (``SongIni.from_bytes``); an unreadable file raises OSError."""
-    ini_path = next((p for p in sorted(folder.iterdir())
-                     if p.name.lower() == "song.ini" and p.is_file()), None)
-    if ini_path is None or ini_path.stat().st_size > MAX_INI_BYTES:
+    """The names in the song.ini of the song folder ``folder``, the one the library scan reads
+    (``scan.find_ini``): ``name``, ``artist``, ``album``, ``genre``, ``year`` (its first
+    four-digit year, so the old ``", 2004"`` form reads too) and ``album_track`` (or its
+    legacy alias ``track``); an empty ``Tags`` without one, or with one too large to be read.
+    Values as scan-chart's ``getIniString`` reads them: empty, ``0`` and ``-1`` are absent,
+    rich-text tags are kept. Never raises for malformed content (``SongIni.from_bytes``); an
+    unreadable file raises OSError."""
+    files = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+    ini = find_ini(files, lambda name: (folder / name).read_bytes())
+    if ini is None:
         return Tags()
-    ini = SongIni.from_bytes(ini_path.read_bytes(), source_name=str(ini_path))
     return Tags(title=ini.get_str("name"), artist=ini.get_str("artist"),
                 album=ini.get_str("album"), genre=ini.get_str("genre"),
                 year=_number(ini.get_str("year"), r"\b(\d{4})\b"),
