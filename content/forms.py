@@ -289,7 +289,7 @@ class GeneratorForm(forms.Form):
 
     def clean_audio(self):
         files = self.cleaned_data["audio"]
-        audio = [f for f in files if PurePath(f.name).name.lower() not in FOLDER_EXTRAS]
+        audio = [f for f in files if not _is_folder_extra(f)]
         with_suffixes(audio, AUDIO_EXTENSIONS, "an audio file the generator takes, a song.ini "
                                                "or album art")
         if not audio:
@@ -298,22 +298,22 @@ class GeneratorForm(forms.Form):
         if len(files) > 1:
             seen: dict[str, str] = {}
             for upload in files:
-                name = PurePath(upload.name).name.lower()
+                name, extra = PurePath(upload.name).name.lower(), _is_folder_extra(upload)
                 if name == "song.ini" and upload.size > MAX_INI_BYTES:
                     raise forms.ValidationError(
                         f"{upload.name}: {upload.size} bytes, too large to be a song.ini (at "
                         f"most {MAX_INI_BYTES})")
-                stem = name if name in FOLDER_EXTRAS else PurePath(name).stem
-                if upload in audio and stem not in AUDIO_STEMS:
+                if not extra and PurePath(name).stem not in AUDIO_STEMS:
                     raise forms.ValidationError(
                         f"{upload.name}: several files must be stems named like Clone Hero's "
                         f"({', '.join(AUDIO_STEMS[:6])} …), e.g. guitar.ogg and song.ogg, "
                         "with the song folder's song.ini and album art if you like.")
-                kind = "album art" if stem in ALBUM_ART_NAMES else stem
+                kind = ("album art" if name in ALBUM_ART_NAMES else name if extra
+                        else PurePath(name).stem)
                 if kind in seen:
                     raise forms.ValidationError(
                         f"{seen[kind]} and {upload.name} are the same "
-                        f"{'stem' if upload in audio else 'file'}; upload one of them.")
+                        f"{'file' if extra else 'stem'}; upload one of them.")
                 seen[kind] = upload.name
         return files
 
@@ -324,11 +324,16 @@ class GeneratorForm(forms.Form):
         # or the upload folder's name, by "Unknown Artist".
         if files and not data.get("name") and not _song_ini_name(files) and all(
                 PurePath(f.name).stem.lower() in AUDIO_STEMS for f in files
-                if PurePath(f.name).name.lower() not in FOLDER_EXTRAS):
+                if not _is_folder_extra(f)):
             self.add_error("name", f"{', '.join(f.name for f in files)}: stems are named after "
                                    "their part, not the song; give the song's name (or its "
                                    "song.ini).")
         return data
+
+
+def _is_folder_extra(upload) -> bool:
+    """Whether ``upload`` is a song folder's song.ini or album art (``FOLDER_EXTRAS``)."""
+    return PurePath(upload.name).name.lower() in FOLDER_EXTRAS
 
 
 def _song_ini_name(files: list) -> str | None:
