@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from content.generator.tatum import Grid, beat_phases, follow_grid, stem_beats
+from content.generator.tatum import (Grid, beat_phases, follow_grid, sixteenth_periods,
+                                     stem_beats)
 from tests.generator.synth import phrase_rhythm
 
 
@@ -31,6 +32,32 @@ def test_beats_stay_on_the_beat_where_the_tracker_slipped_a_sixteenth() -> None:
     beats = stem_beats(tracked, onsets, strengths, end_s=tracked[-1])
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.98
     assert _near(tracked, truth, (truth[2], truth[-6])) < 0.7  # the test's premise
+
+
+def test_a_beat_tracked_as_a_dotted_eighth_gives_way_to_the_notes_sixteenths() -> None:
+    # The tracker took three 16ths for the beat (160 BPM for 120): a quarter of its beat is
+    # no 16th of the notes, a third of it is.
+    rng = np.random.default_rng(4)
+    truth = 1.0 + np.arange(240) * 0.5
+    onsets, strengths = _riff(truth, rng)
+    tracked = 1.0 + np.arange(320) * 0.375
+    assert np.allclose(sixteenth_periods(tracked, onsets), 0.125)
+    beats = stem_beats(tracked, onsets, strengths, end_s=tracked[-1])
+    assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
+
+
+def test_a_shuffle_keeps_the_tracked_beat_though_a_third_of_it_fits_its_notes() -> None:
+    # Swung 8ths and triplets at 110 BPM: every note is on a third of the beat, as in a beat
+    # tracked as a dotted 8th, but the notes group by three, so the beat is the tracked one.
+    rng = np.random.default_rng(6)
+    truth = 1.0 + np.arange(200) * 60 / 110
+    thirds = [(0, 2), (0, 1, 2), (0,), (0, 2)]
+    onsets = np.array([t + third * 60 / 110 / 3 for t in truth
+                       for third in thirds[rng.integers(0, 4)]])
+    onsets = onsets + rng.normal(0, 0.003, len(onsets))
+    assert np.allclose(sixteenth_periods(truth, onsets), 60 / 110 / 4)
+    beats = stem_beats(truth, onsets, np.ones(len(onsets)), end_s=truth[-1])
+    assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
 
 
 def _count_kept(grid: Grid, onsets: np.ndarray, truth: np.ndarray) -> float:
