@@ -26,14 +26,22 @@ the 16th grid (the *tatum*) is followed through the onsets instead:
   beat F 0.38 → 0.59 and 0.33 → 0.56, and no other song moved by 0.01; without the grouping
   test, These Walls gained too (0.33 → 0.55), but synthetic shuffles at 110 and 140 BPM
   fell from beat F 0.98 to 0.28.
-- **Phase.** Which 16th (of four) is the beat is chosen for each stretch between re-joins,
-  by a Viterbi pass: a stretch's evidence is the log-probability of its notes' 16ths, and
-  a change of phase at a re-join has probability ``SLIP``. The probabilities are those of
-  the 54 human guitar charts among ``shared/fixtures/onyx`` (``bench/bench_beat_phase.py``
-  prints them), the beat being the one their tempo maps draw from each bar line: a note
-  after a rest of ≥ ``REST_BEATS`` beats starts on the beat 72 % of the time, on the
-  off-beat 8th 20 % and on the other 16ths 3–5 %; other notes 34 / 18 / 31 / 18 %. A note's
-  weight is its onset strength relative to the median (at most 3).
+- **Triplets.** Where the notes on the grid followed group by three (their indices mod 3
+  less even than mod 4, as above), the grid's step is a triplet 8th and a beat is three
+  steps (``beat_steps``): the tracker took four triplet 8ths for the beat. On the rendered
+  stems this set Dwelling of Doom (half its notes triplets, tracked at ¾ of the chart's
+  tempo) from beat F 0.28 to 0.995 and These Walls from 0.33 to 0.50; no other song moved,
+  and synthetic shuffles, whose notes on a 16th grid still group by four, kept 0.98.
+- **Phase.** Which 16th of four (or triplet 8th of three) is the beat is chosen for each
+  stretch between re-joins, by a Viterbi pass: a stretch's evidence is the log-probability
+  of its notes' 16ths, and a change of phase at a re-join has probability ``SLIP``. The
+  probabilities are those of the 54 human guitar charts among ``shared/fixtures/onyx``
+  (``bench/bench_beat_phase.py`` prints them), the beat being the one their tempo maps
+  draw from each bar line: a note after a rest of ≥ ``REST_BEATS`` beats starts on the beat
+  72 % of the time, on the off-beat 8th 20 % and on the other 16ths 3–5 %; other notes 34 /
+  18 / 31 / 18 %. A note's weight is its onset strength relative to the median (at most 3).
+  For a beat of three triplet 8ths the on-beat shares are the same and the rest is shared
+  evenly (the fixtures' triplet passages are too few for a table of their own).
 
 Even with a human chart's exact notes and grid, this finds the beat for ≥ 90 % of the notes
 in 27 of the 54 charts, for a median 89 % (``bench/bench_beat_phase.py``): where a part
@@ -79,6 +87,9 @@ SLIP = 0.005  # (module text)
 # P(16th of the beat a note starts on), 0 = on the beat (module text).
 _AFTER_REST = np.log(np.array([0.721, 0.049, 0.199, 0.031]))
 _AFTER_NOTE = np.log(np.array([0.336, 0.175, 0.306, 0.183]))
+# The same for a beat of three triplet 8ths: the on-beat share kept, the rest split evenly.
+_AFTER_REST_3 = np.log(np.array([0.721, 0.1395, 0.1395]))
+_AFTER_NOTE_3 = np.log(np.array([0.336, 0.332, 0.332]))
 _MAX_WEIGHT = 3.0
 _PERIOD_SMOOTH = 9  # tracked beats whose median interval gives the local period
 MIN_NOTES = 8  # fewer notes on the grid: keep the tracker's beats
@@ -155,17 +166,18 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *
     grid = follow_grid(onsets, sixteenths)
     if len(grid.index) < MIN_NOTES:
         return tracked
+    steps = beat_steps(grid)
     index, times = grid_points(grid, onsets, end_s)
     stretch = np.searchsorted(grid.index[grid.restarts], index, side="right")
     if choose is None:
-        after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * 4 * sixteenths
-        phases = beat_phases(grid, strengths, after_rest)
+        after_rest = np.diff(onsets, prepend=-np.inf) >= REST_BEATS * steps * sixteenths
+        phases = beat_phases(grid, strengths, after_rest, steps)
     else:
         phases = choose(stretch, index, times)
-    on_beat = np.flatnonzero(index % 4 == phases[stretch])
-    # Where the phase changes, a beat a 16th or an 8th after the one before would be a beat
-    # at 4x or 2x the tempo: it is left out, and the beat before lasts 1¼ or 1½ beats.
-    on_beat = on_beat[np.diff(index[on_beat], prepend=index[on_beat[0]] - 4) >= 3]
+    on_beat = np.flatnonzero(index % steps == phases[stretch])
+    # Where the phase changes, a beat one step after the one before would be a beat at 3x or
+    # 4x the tempo (2x: two 16ths): it is left out, and the beat before lasts longer.
+    on_beat = on_beat[np.diff(index[on_beat], prepend=index[on_beat[0]] - steps) >= steps - 1]
     beats = times[on_beat]
     return beats[beats > 0]
 
@@ -191,6 +203,12 @@ def sixteenth_periods(tracked: np.ndarray, onsets: np.ndarray) -> np.ndarray:
             and _grouping(by_thirds, 4) > _grouping(by_thirds, 3)):
         return thirds
     return quarters
+
+
+def beat_steps(grid: Grid) -> int:
+    """Grid steps per beat: 3 where ``grid``'s notes group by three (the step is a triplet
+    8th), else 4 (module text, "Triplets")."""
+    return 3 if _grouping(grid, 3) > _grouping(grid, 4) else 4
 
 
 def _grouping(grid: Grid, size: int) -> float:
@@ -276,20 +294,22 @@ def grid_points(grid: Grid, onsets: np.ndarray, end_s: float) -> tuple[np.ndarra
     return index, times
 
 
-def beat_phases(grid: Grid, strengths: np.ndarray, after_rest: np.ndarray) -> np.ndarray:
-    """For each stretch of ``grid`` (between re-joins, in order), the index residue (0..3,
-    mod 4) its beats fall on (Viterbi pass, see the module text). ``strengths`` and
-    ``after_rest`` are per onset."""
+def beat_phases(grid: Grid, strengths: np.ndarray, after_rest: np.ndarray,
+                steps: int = 4) -> np.ndarray:
+    """For each stretch of ``grid`` (between re-joins, in order), the index residue (0 ..
+    ``steps`` - 1, mod ``steps``, the grid steps per beat) its beats fall on (Viterbi pass,
+    see the module text). ``strengths`` and ``after_rest`` are per onset."""
     stretches = len(grid.restarts) + 1
     stretch = np.searchsorted(grid.restarts, np.arange(len(grid.index)), side="right")
     weight = np.minimum(strengths[grid.onset] / (np.median(strengths) + 1e-9), _MAX_WEIGHT)
-    table = np.where(after_rest[grid.onset, np.newaxis], _AFTER_REST, _AFTER_NOTE)
-    evidence = np.zeros((stretches, 4))
-    for phase in range(4):
-        sixteenth = (grid.index - phase) % 4
-        evidence[:, phase] = np.bincount(stretch, minlength=stretches, weights=weight
-                                         * table[np.arange(len(sixteenth)), sixteenth])
-    change = np.full((4, 4), np.log(SLIP / 3))
+    rest, note = (_AFTER_REST, _AFTER_NOTE) if steps == 4 else (_AFTER_REST_3, _AFTER_NOTE_3)
+    table = np.where(after_rest[grid.onset, np.newaxis], rest, note)
+    evidence = np.zeros((stretches, steps))
+    for phase in range(steps):
+        step = (grid.index - phase) % steps
+        evidence[:, phase] = np.bincount(stretch, minlength=stretches,
+                                         weights=weight * table[np.arange(len(step)), step])
+    change = np.full((steps, steps), np.log(SLIP / (steps - 1)))
     np.fill_diagonal(change, np.log(1 - SLIP))
     score, back = evidence[0], []
     for row in evidence[1:]:

@@ -60,6 +60,23 @@ def test_a_shuffle_keeps_the_tracked_beat_though_a_third_of_it_fits_its_notes() 
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
 
 
+def test_a_triplet_part_tracked_at_four_triplet_eighths_gets_beats_of_three() -> None:
+    # Triplet 8ths at 100 BPM, accented on the beat, a bar's rest in four; the tracker took
+    # four triplet 8ths for the beat (75 BPM). The grid's step is the triplet 8th, and the
+    # notes group by three.
+    rng = np.random.default_rng(8)
+    beat = 0.6
+    truth = 1.0 + np.arange(200) * beat
+    cells = [(0, 1, 2), (0, 2), (0,), (0, 1, 2)]
+    notes = [(t + third * beat / 3, 1.0 if third == 0 else 0.4)
+             for n, t in enumerate(truth) if (n // 4) % 4 != 3
+             for third in cells[rng.integers(0, 4)]]
+    onsets = np.array([t for t, _ in notes]) + rng.normal(0, 0.003, len(notes))
+    tracked = 1.0 + np.arange(150) * beat * 4 / 3
+    beats = stem_beats(tracked, onsets, np.array([g for _, g in notes]), end_s=tracked[-1])
+    assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
+
+
 def _count_kept(grid: Grid, onsets: np.ndarray, truth: np.ndarray) -> float:
     """Share of all onsets on the grid with the grid's usual offset from their true 16th."""
     true_index = np.rint(np.interp(onsets[grid.onset], truth, np.arange(len(truth))) * 4)
