@@ -32,7 +32,12 @@ the 16th grid (the *tatum*) is followed through the onsets instead:
   stems this set Dwelling of Doom (half its notes triplets, tracked at ¾ of the chart's
   tempo) from beat F 0.28 to 0.995 and These Walls from 0.33 to 0.50; no other song moved,
   and synthetic shuffles, whose notes on a 16th grid still group by four, kept 0.98.
-- **Phase.** Which 16th of four (or triplet 8th of three) is the beat is chosen for each
+  A slow shuffle (70–95 BPM) is tracked at 3/2 of its tempo, two triplet 8ths to the beat:
+  the grid's step is then a triplet 16th, nearly all notes (≥ ``PARITY``) sit on every other
+  step, and those group clearly by three (``_CLEARLY``): a beat is six steps. Synthetic
+  shuffles at 70–95 BPM went from beat F 0.39 to 0.98; no fixture song moved (New
+  Millennium, 88 % of its notes on one parity, groups by three and four alike).
+- **Phase.** Which 16th of four (or step of three or six) is the beat is chosen for each
   stretch between re-joins, by a Viterbi pass: a stretch's evidence is the log-probability
   of its notes' 16ths, and a change of phase at a re-join has probability ``SLIP``. The
   probabilities are those of the 54 human guitar charts among ``shared/fixtures/onyx``
@@ -40,7 +45,7 @@ the 16th grid (the *tatum*) is followed through the onsets instead:
   draw from each bar line: a note after a rest of ≥ ``REST_BEATS`` beats starts on the beat
   72 % of the time, on the off-beat 8th 20 % and on the other 16ths 3–5 %; other notes 34 /
   18 / 31 / 18 %. A note's weight is its onset strength relative to the median (at most 3).
-  For a beat of three triplet 8ths the on-beat shares are the same and the rest is shared
+  For a beat of three or six steps the on-beat shares are the same and the rest is shared
   evenly (the fixtures' triplet passages are too few for a table of their own).
 
 Even with a human chart's exact notes and grid, this finds the beat for ≥ 90 % of the notes
@@ -85,11 +90,10 @@ _END_NOTES = 64  # notes whose fit extends the grid before the first and after t
 REST_BEATS = 2.0
 SLIP = 0.005  # (module text)
 # P(16th of the beat a note starts on), 0 = on the beat (module text).
-_AFTER_REST = np.log(np.array([0.721, 0.049, 0.199, 0.031]))
-_AFTER_NOTE = np.log(np.array([0.336, 0.175, 0.306, 0.183]))
-# The same for a beat of three triplet 8ths: the on-beat share kept, the rest split evenly.
-_AFTER_REST_3 = np.log(np.array([0.721, 0.1395, 0.1395]))
-_AFTER_NOTE_3 = np.log(np.array([0.336, 0.332, 0.332]))
+_AFTER_REST = np.array([0.721, 0.049, 0.199, 0.031])
+_AFTER_NOTE = np.array([0.336, 0.175, 0.306, 0.183])
+PARITY = 0.8  # share of the notes on every other grid step, for a beat of six (module text)
+_CLEARLY = 2.0  # how much more those notes must group by three than by four
 _MAX_WEIGHT = 3.0
 _PERIOD_SMOOTH = 9  # tracked beats whose median interval gives the local period
 MIN_NOTES = 8  # fewer notes on the grid: keep the tracker's beats
@@ -206,9 +210,38 @@ def sixteenth_periods(tracked: np.ndarray, onsets: np.ndarray) -> np.ndarray:
 
 
 def beat_steps(grid: Grid) -> int:
-    """Grid steps per beat: 3 where ``grid``'s notes group by three (the step is a triplet
-    8th), else 4 (module text, "Triplets")."""
-    return 3 if _grouping(grid, 3) > _grouping(grid, 4) else 4
+    """Grid steps per beat (module text, "Triplets"): 3 where ``grid``'s notes group by three
+    (the step is a triplet 8th); 6 where at least ``PARITY`` of them sit on every other step
+    and those group clearly by three (the step is a triplet 16th); else 4."""
+    if _grouping(grid, 3) > _grouping(grid, 4):
+        return 3
+    halved, share = _every_other(grid)
+    if share >= PARITY and _grouping(halved, 3) > _CLEARLY * _grouping(halved, 4):
+        return 6
+    return 4
+
+
+def _every_other(grid: Grid) -> tuple[Grid, float]:
+    """The notes of ``grid`` on the commoner parity of each stretch's indices, as a grid of
+    twice the step (indices halved), and their share of all its notes."""
+    bounds = np.concatenate([[0], grid.restarts, [len(grid.index)]])
+    kept = []
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        parity = grid.index[start:stop] % 2
+        kept.append(start + np.flatnonzero(parity == np.argmax(np.bincount(parity,
+                                                                           minlength=2))))
+    keep = np.concatenate(kept)
+    restarts = np.unique(np.searchsorted(keep, grid.restarts))
+    halved = Grid(grid.index[keep] // 2, grid.onset[keep], restarts[restarts < len(keep)])
+    return halved, len(keep) / len(grid.index)
+
+
+def _step_shares(shares: np.ndarray, steps: int) -> np.ndarray:
+    """``shares`` (per 16th of the beat) for a beat of ``steps`` grid steps: as they are for
+    four, else the on-beat share kept and the rest split evenly (module text, "Phase")."""
+    if steps == 4:
+        return shares
+    return np.concatenate([shares[:1], np.full(steps - 1, (1 - shares[0]) / (steps - 1))])
 
 
 def _grouping(grid: Grid, size: int) -> float:
@@ -302,7 +335,7 @@ def beat_phases(grid: Grid, strengths: np.ndarray, after_rest: np.ndarray,
     stretches = len(grid.restarts) + 1
     stretch = np.searchsorted(grid.restarts, np.arange(len(grid.index)), side="right")
     weight = np.minimum(strengths[grid.onset] / (np.median(strengths) + 1e-9), _MAX_WEIGHT)
-    rest, note = (_AFTER_REST, _AFTER_NOTE) if steps == 4 else (_AFTER_REST_3, _AFTER_NOTE_3)
+    rest, note = (np.log(_step_shares(shares, steps)) for shares in (_AFTER_REST, _AFTER_NOTE))
     table = np.where(after_rest[grid.onset, np.newaxis], rest, note)
     evidence = np.zeros((stretches, steps))
     for phase in range(steps):

@@ -46,17 +46,32 @@ def test_a_beat_tracked_as_a_dotted_eighth_gives_way_to_the_notes_sixteenths() -
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
 
 
+def _shuffle(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Onsets (s) of swung 8ths and triplets over the beats ``truth`` (s)."""
+    thirds = [(0, 2), (0, 1, 2), (0,), (0, 2)]
+    period = float(np.median(np.diff(truth)))
+    onsets = np.array([t + third * period / 3 for t in truth
+                       for third in thirds[rng.integers(0, 4)]])
+    return onsets + rng.normal(0, 0.003, len(onsets))
+
+
 def test_a_shuffle_keeps_the_tracked_beat_though_a_third_of_it_fits_its_notes() -> None:
     # Swung 8ths and triplets at 110 BPM: every note is on a third of the beat, as in a beat
     # tracked as a dotted 8th, but the notes group by three, so the beat is the tracked one.
-    rng = np.random.default_rng(6)
     truth = 1.0 + np.arange(200) * 60 / 110
-    thirds = [(0, 2), (0, 1, 2), (0,), (0, 2)]
-    onsets = np.array([t + third * 60 / 110 / 3 for t in truth
-                       for third in thirds[rng.integers(0, 4)]])
-    onsets = onsets + rng.normal(0, 0.003, len(onsets))
+    onsets = _shuffle(truth, np.random.default_rng(6))
     assert np.allclose(sixteenth_periods(truth, onsets), 60 / 110 / 4)
     beats = stem_beats(truth, onsets, np.ones(len(onsets)), end_s=truth[-1])
+    assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
+
+
+def test_a_slow_shuffle_tracked_at_two_triplet_eighths_gets_beats_of_six_steps() -> None:
+    # An 85 BPM shuffle, tracked at 3/2 of its tempo (as librosa tracks 70-95 BPM shuffles):
+    # a quarter of that beat is a triplet 16th, and the notes sit on every other one.
+    truth = 1.0 + np.arange(120) * 60 / 85
+    onsets = _shuffle(truth, np.random.default_rng(9))
+    tracked = 1.0 + np.arange(180) * 60 / 85 * 2 / 3
+    beats = stem_beats(tracked, onsets, np.ones(len(onsets)), end_s=tracked[-1])
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
 
 
