@@ -127,12 +127,13 @@ def unheard_share(human: Human) -> float:
 def best_phases(reference: np.ndarray) -> PhaseChoice:
     """A ``tatum.stem_beats`` phase choice that knows the answer: for each stretch, the phase
     whose grid points fall within mir_eval's ±70 ms of a ``reference`` beat (s) most often."""
-    def choose(stretch: np.ndarray, index: np.ndarray, times: np.ndarray) -> np.ndarray:
+    def choose(stretch: np.ndarray, index: np.ndarray, times: np.ndarray,
+               steps: int) -> np.ndarray:
         slot = np.clip(np.searchsorted(reference, times), 1, len(reference) - 1)
         near = np.minimum(np.abs(times - reference[slot - 1]),
                           np.abs(times - reference[slot])) <= 0.07
-        hits = np.zeros((stretch.max() + 1, 4))
-        np.add.at(hits, (stretch, index % 4), near)
+        hits = np.zeros((stretch.max() + 1, steps))
+        np.add.at(hits, (stretch, index % steps), near)
         return np.argmax(hits, axis=1)
     return choose
 

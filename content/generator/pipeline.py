@@ -25,11 +25,11 @@ from content.generator.errors import GeneratorError
 from content.generator.lanes import Note
 from content.generator.onsets import GridOnset, detect, notes, quantise
 from content.generator.reduce import reduce_all
-from content.generator.spectrum import HOP, Spectrum, analyse
+from content.generator.spectrum import HOP, Spectrum, analyse, low_band_rise
 from content.generator.structure import (Section, drum_fills, preview_start, sections,
                                          star_power)
 from content.generator.tags import Tags, read_song_ini, read_tags
-from content.generator.tatum import stem_beats
+from content.generator.tatum import accent_phases, stem_beats, tracked_at_three_halves
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
                                      build_tempo_map, downbeat_phase, notes_level,
                                      track_beats)
@@ -175,11 +175,16 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
         raise GeneratorError(source, "no note onsets were found in the audio")
     onset_s = np.array([o.seconds for o in raw])
     beats = notes_level(beats, onset_s)
+    strengths = np.array([o.strength for o in raw])
     beats_from_notes = src.lone_stem
     if beats_from_notes:
         # A lone stem: no drums hold the tracker's phase, the notes' grid does.
-        beats = stem_beats(beats, onset_s, np.array([o.strength for o in raw]),
-                           end_s=src.mix.seconds)
+        beats = stem_beats(beats, onset_s, strengths, end_s=src.mix.seconds)
+    elif tracked_at_three_halves(beats, onset_s):
+        # A slow shuffle, tracked at 3/2 of its tempo: the notes' grid has the beat, and the
+        # kick and bass tell which of its steps.
+        beats = stem_beats(beats, onset_s, strengths, end_s=src.mix.seconds,
+                           choose=accent_phases(low_band_rise(mix), mix.frame_seconds))
     beats = align_to_onsets(beats, onset_s)
     downbeat = downbeat_phase(mix, beats)
     first = min(o[0].seconds for o in onsets.values() if o)

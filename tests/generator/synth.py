@@ -147,6 +147,33 @@ def fast_run(gap: float, *, start: float = 1.5, end: float = 11.0, seed: int = 3
     return Synth(np.array([]), tones, pitches, mix, lead)
 
 
+def shuffle(bpm: float, beats: int, *, start: float = 0.5, seed: int = 6) -> Synth:
+    """A shuffle, ``beats`` at ``bpm`` from ``start`` s: on each beat the lead plays swung 8ths
+    (on the beat and two thirds into it), a triplet, or a quarter note, on random pentatonic
+    pitches; a kick (``_thump``) on beats 1 and 3 of each bar, a snare (``snares``) on 2 and
+    4, and a hi-hat (a 10 ms noise tick) on the swung 8ths. ``lead`` is the tones, ``mix``
+    all of it."""
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    beat_times = start + np.arange(beats) * period
+    cells = ((0, 2), (0, 1, 2), (0,), (0, 2))
+    tones = np.array([t + third * period / 3 for t in beat_times
+                      for third in cells[rng.integers(0, len(cells))]])
+    pitches = 45 + np.array(PENTATONIC)[rng.integers(0, 5, len(tones))]
+    lead = _sixteenths(tones, pitches, np.ones(len(tones)), 0.3, beat_times[-1] + 1.5)
+    mix = lead + snares(beat_times[1::2], len(lead))
+    tick = np.arange(int(0.05 * SR)) / SR
+    hat = (rng.standard_normal(len(tick)) * np.exp(-tick / 0.01) * 0.15).astype(np.float32)
+    for swung in np.concatenate([beat_times, beat_times + 2 * period / 3]):
+        i = int(round(swung * SR))
+        mix[i:i + len(hat)] += hat[:max(0, len(mix) - i)]
+    for b in beat_times[::2]:
+        thump = _thump(rng)
+        i = int(round(b * SR))
+        mix[i:i + len(thump)] += thump
+    return Synth(beat_times, tones, pitches, mix, lead)
+
+
 def snares(times: Sequence[float], length: int, *, seed: int = 5) -> np.ndarray:
     """Snare-like hits at ``times`` (s), ``length`` samples mono at SR: full-band noise whose
     amplitude falls by e every 40 ms (T60 0.28 s). Each rises in the guitar's band as much as

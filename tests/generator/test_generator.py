@@ -16,7 +16,7 @@ from content.generator import GeneratedSong, GeneratorError, generate, write_son
 from content.generator.audio import SR as ANALYSIS_SR
 from content.generator.audio import _ffmpeg_decode
 from content.generator.tags import FRONT_COVER
-from tests.generator.synth import SR, Synth, render, write
+from tests.generator.synth import SR, Synth, render, shuffle, write
 from tests.synthaudio import image, tagged_audio
 
 MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
@@ -53,6 +53,18 @@ def test_tempo_change_is_followed(change: tuple[Synth, Path], change_song: Gener
     assert change_song.tempo.bpm_at(first) == pytest.approx(140.0, rel=0.02)
     assert change_song.tempo.bpm_at(last) == pytest.approx(110.0, rel=0.02)
     beats = _beats(change_song)
+    assert mir_eval.beat.f_measure(synth.beats, beats[beats >= 0]) >= 0.95
+
+
+@pytest.mark.parametrize("stem", ["mix", "lead"])
+def test_a_slow_shuffle_gets_its_own_tempo_not_three_halves(tmp_path: Path, stem: str) -> None:
+    # librosa tracks 70-95 BPM shuffles at 3/2 of their tempo (two triplet 8ths a beat), the
+    # full mix (kick and snare) as much as the lead alone (guitar.wav: a lone stem).
+    synth = shuffle(80.0, 64)
+    path = write(tmp_path / ("song.wav" if stem == "mix" else "guitar.wav"), getattr(synth, stem))
+    song = generate(path)
+    assert song.bpm == pytest.approx(80.0, rel=0.01)
+    beats = _beats(song)
     assert mir_eval.beat.f_measure(synth.beats, beats[beats >= 0]) >= 0.95
 
 
