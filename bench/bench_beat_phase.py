@@ -62,7 +62,7 @@ from content.generator.audio import open_source  # noqa: E402
 from content.generator.onsets import detect  # noqa: E402
 from content.generator.spectrum import analyse  # noqa: E402
 from content.generator.tatum import (REST_BEATS, Grid, PhaseChoice, beat_phases,  # noqa: E402
-                                     follow_grid, sixteenth_periods, stem_beats)
+                                     sixteenth_grid, stem_beats)
 from content.generator.tempo import notes_level, track_beats  # noqa: E402
 
 _ON_GRID = 0.1  # a note within this fraction of a 16th of the grid is on it
@@ -151,7 +151,7 @@ def rejoins_kept(human: Human, onsets: np.ndarray, level: np.ndarray) -> tuple[i
     """(re-joins of the stem's 16th grid that keep the human chart's 16th count, re-joins
     checked): ``onsets`` (s) and ``level`` (the beats ``stem_beats`` starts from) as the
     pipeline gives them; only re-joins between two onsets that match chart notes count."""
-    grid = follow_grid(onsets, sixteenth_periods(level, onsets))
+    grid = sixteenth_grid(level, onsets)[1]
     slot = np.clip(np.searchsorted(human.onsets, onsets), 1, len(human.onsets) - 1)
     nearest = np.where(np.abs(human.onsets[slot - 1] - onsets)
                        < np.abs(human.onsets[slot] - onsets), slot - 1, slot)

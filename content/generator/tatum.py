@@ -19,7 +19,7 @@ the 16th grid (the *tatum*) is followed through the onsets instead:
   a quarter of that is no 16th. Where a third of the tracked beat fits at least
   ``THIRDS_GAIN`` more of the onsets than a quarter does, and the notes on that finer grid
   group by four (their indices mod 4 are less even than mod 3, stretch by stretch), the
-  grid's 16th is the third (``sixteenth_periods``). Where they group by three, the part is
+  grid's 16th is the third (``sixteenth_grid``). Where they group by three, the part is
   in triplets or a shuffle, and the tracked beat is the beat: a third of it is a triplet
   8th, and four of those would be no beat. On the 54 rendered fixture stems this set Lines
   in the Sand and Brooklyn (tracked at 4/3 of the chart's tempo) to the chart's tempo,
@@ -172,8 +172,7 @@ def stem_beats(tracked: np.ndarray, onsets: np.ndarray, strengths: np.ndarray, *
     """
     if len(tracked) < 4 or len(onsets) < MIN_NOTES:
         return tracked
-    sixteenths = sixteenth_periods(tracked, onsets)
-    grid = follow_grid(onsets, sixteenths)
+    sixteenths, grid = sixteenth_grid(tracked, onsets)
     if len(grid.index) < MIN_NOTES:
         return tracked
     steps = beat_steps(grid)
@@ -216,7 +215,7 @@ def tracked_at_three_halves(tracked: np.ndarray, onsets: np.ndarray) -> bool:
     mix's kick and bass their phase (``accent_phases``)."""
     if len(tracked) < 4 or len(onsets) < MIN_NOTES:
         return False
-    grid = follow_grid(onsets, sixteenth_periods(tracked, onsets))
+    grid = sixteenth_grid(tracked, onsets)[1]
     return len(grid.index) >= MIN_NOTES and beat_steps(grid) == 6
 
 
@@ -230,17 +229,18 @@ def tracked_sixteenths(tracked: np.ndarray, onsets: np.ndarray) -> np.ndarray:
     return np.interp(onsets, tracked[:-1], period) / 4
 
 
-def sixteenth_periods(tracked: np.ndarray, onsets: np.ndarray) -> np.ndarray:
-    """The grid's starting 16th period (s) at each of ``onsets`` (s): a quarter of the
-    ``tracked`` beats' period (``tracked_sixteenths``), or a third of it where the tracker
-    took a dotted 8th for the beat (module text, "Dotted beats")."""
+def sixteenth_grid(tracked: np.ndarray, onsets: np.ndarray) -> tuple[np.ndarray, Grid]:
+    """The grid's starting 16th period (s) at each of ``onsets`` (s), and the grid followed
+    from it (``follow_grid``). The period is a quarter of the ``tracked`` beats' period
+    (``tracked_sixteenths``), or a third of it where the tracker took a dotted 8th for the
+    beat (module text, "Dotted beats")."""
     quarters = tracked_sixteenths(tracked, onsets)
     thirds = quarters * 4 / 3
     by_quarters, by_thirds = follow_grid(onsets, quarters), follow_grid(onsets, thirds)
     if (len(by_thirds.index) - len(by_quarters.index) >= THIRDS_GAIN * len(onsets)
             and _grouping(by_thirds, 4) > _grouping(by_thirds, 3)):
-        return thirds
-    return quarters
+        return thirds, by_thirds
+    return quarters, by_quarters
 
 
 def beat_steps(grid: Grid) -> int:

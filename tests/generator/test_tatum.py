@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from content.generator.tatum import (Grid, beat_phases, follow_grid, sixteenth_periods,
+from content.generator.tatum import (Grid, beat_phases, follow_grid, sixteenth_grid,
                                      stem_beats)
 from tests.generator.synth import phrase_rhythm
 
@@ -41,7 +41,7 @@ def test_a_beat_tracked_as_a_dotted_eighth_gives_way_to_the_notes_sixteenths() -
     truth = 1.0 + np.arange(240) * 0.5
     onsets, strengths = _riff(truth, rng)
     tracked = 1.0 + np.arange(320) * 0.375
-    assert np.allclose(sixteenth_periods(tracked, onsets), 0.125)
+    assert np.allclose(sixteenth_grid(tracked, onsets)[0], 0.125)
     beats = stem_beats(tracked, onsets, strengths, end_s=tracked[-1])
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
 
@@ -60,7 +60,7 @@ def test_a_shuffle_keeps_the_tracked_beat_though_a_third_of_it_fits_its_notes() 
     # tracked as a dotted 8th, but the notes group by three, so the beat is the tracked one.
     truth = 1.0 + np.arange(200) * 60 / 110
     onsets = _shuffle(truth, np.random.default_rng(6))
-    assert np.allclose(sixteenth_periods(truth, onsets), 60 / 110 / 4)
+    assert np.allclose(sixteenth_grid(truth, onsets)[0], 60 / 110 / 4)
     beats = stem_beats(truth, onsets, np.ones(len(onsets)), end_s=truth[-1])
     assert _near(beats, truth, (truth[2], truth[-6])) >= 0.95
 
