@@ -13,7 +13,7 @@ the 16th grid (the *tatum*) is followed through the onsets instead:
   ``MISSES`` onsets in a row miss, the grid is re-joined at the last note that fit, with the
   period that fits most of the next ``LOOKAHEAD`` onsets (the old one preferred on a tie).
   The 16th count runs on through a re-join, but it may have slipped there: on the 54
-  rendered fixture stems 62 % of re-joins keep the human chart's count
+  rendered fixture stems 68 % of re-joins keep the human chart's count
   (``bench/bench_beat_phase.py --library``).
 - **Dotted beats.** The tracker sometimes takes three 16ths (a dotted 8th) as the beat, and
   a quarter of that is no 16th. Where a third of the tracked beat fits at least
