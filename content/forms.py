@@ -277,7 +277,7 @@ class GeneratorForm(forms.Form):
     audio = MultipleFileField(
         label="Audio", error_messages={"required": "Choose an audio file, or several stems."},
         widget=MultipleFileInput(attrs={"multiple": True, "accept": ",".join(
-            (*AUDIO_EXTENSIONS, ".ini", ".jpg", ".jpeg", ".png"))}))
+            (*AUDIO_EXTENSIONS, *sorted({PurePath(n).suffix for n in FOLDER_EXTRAS})))}))
     name = forms.CharField(required=False, max_length=200,
                            help_text="Leave empty to take it from the song.ini or the file's "
                                      "tags, else from its name (“Artist - Title.mp3” gives "

@@ -260,9 +260,8 @@ def beat_steps(grid: Grid) -> int:
 def _every_other(grid: Grid) -> tuple[Grid, float]:
     """The notes of ``grid`` on the commoner parity of each stretch's indices, as a grid of
     twice the step (indices halved), and their share of all its notes."""
-    bounds = np.concatenate([[0], grid.restarts, [len(grid.index)]])
     kept = []
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in _stretches(grid):
         parity = grid.index[start:stop] % 2
         kept.append(start + np.flatnonzero(parity == np.argmax(np.bincount(parity,
                                                                            minlength=2))))
@@ -270,6 +269,12 @@ def _every_other(grid: Grid) -> tuple[Grid, float]:
     restarts = np.unique(np.searchsorted(keep, grid.restarts))
     halved = Grid(grid.index[keep] // 2, grid.onset[keep], restarts[restarts < len(keep)])
     return halved, len(keep) / len(grid.index)
+
+
+def _stretches(grid: Grid) -> list[tuple[int, int]]:
+    """(start, stop) positions in ``grid``'s arrays of each stretch between re-joins."""
+    bounds = [0, *grid.restarts.tolist(), len(grid.index)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _step_shares(shares: np.ndarray, steps: int) -> np.ndarray:
@@ -285,9 +290,8 @@ def _grouping(grid: Grid, size: int) -> float:
     divergence (nats) of that histogram from the uniform one, per stretch between re-joins
     (where the count may slip), weighted by the stretch's notes. Notes grouped in beats of
     ``size`` grid steps favour some residues (the beat, the off-beat)."""
-    bounds = np.concatenate([[0], grid.restarts, [len(grid.index)]])
     total = 0.0
-    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+    for start, stop in _stretches(grid):
         shares = np.bincount(grid.index[start:stop] % size, minlength=size) / max(stop - start, 1)
         used = shares > 0
         total += (stop - start) * float(np.sum(shares[used] * np.log(shares[used] * size)))
