@@ -210,12 +210,21 @@ def _ffmpeg_reason(stderr: str, path: Path) -> str:
 
 
 def stems_in(folder: Path) -> dict[str, Path]:
-    """Reserved-name audio files in ``folder``: stem name → path (first extension wins)."""
+    """Reserved-name audio files in ``folder``: stem name → path (first extension of
+    ``AUDIO_EXTENSIONS`` wins). Names match in any case (``Guitar.OGG`` is the guitar stem):
+    stems exported on Windows or macOS often are capitalised, and the song folder written
+    gives them Clone Hero's lower-case names (``writer.write_audio``); the exact lower-case
+    name wins over another case of it."""
+    files = sorted((p for p in folder.iterdir() if p.is_file()),
+                   key=lambda p: p.name != p.name.lower())
+    by_name: dict[str, Path] = {}
+    for path in files:
+        by_name.setdefault(path.name.lower(), path)
     found: dict[str, Path] = {}
     for ext in AUDIO_EXTENSIONS:
         for name in AUDIO_STEMS:
-            path = folder / f"{name}{ext}"
-            if name not in found and path.is_file():
+            path = by_name.get(f"{name}{ext}")
+            if name not in found and path is not None:
                 found[name] = path
     return found
 

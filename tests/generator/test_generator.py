@@ -204,6 +204,23 @@ def test_stem_folder_takes_notes_from_the_guitar(tmp_path: Path) -> None:
     assert mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0] >= 0.9
 
 
+def test_stems_named_in_another_case_are_found_and_written_lower_case(tmp_path: Path) -> None:
+    synth = render([(120.0, 48)], seed=3)
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    write(stems / "Song.WAV", synth.mix - synth.lead)
+    write(stems / "Guitar.wav", synth.lead)
+    song = generate(stems)
+    assert sorted(stem for _, stem in song.audio_files) == ["guitar", "song"]
+    notes = song.note_seconds("Expert") - song.lead_in_s
+    assert mir_eval.onset.f_measure(synth.tones, notes, window=0.025)[0] >= 0.9
+    out = write_song_folder(song, tmp_path / "out")
+    scan = scan_folder({p.name: p.stat().st_size for p in out.iterdir()},
+                       lambda name: (out / name).read_bytes())
+    assert sorted(name.split(".")[0] for name in scan.audio) == ["guitar", "song"]
+    assert not any(i.type in {"invalidAudio", "noAudio"} for i in scan.issues)
+
+
 def test_tagged_audio_brings_album_year_and_cover_into_the_folder(steady: tuple[Synth, Path],
                                                                   tmp_path: Path) -> None:
     cover = image(tmp_path / "cover.jpg")
