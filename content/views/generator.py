@@ -63,7 +63,7 @@ def _start_job(data: dict, user) -> Job:
             audio = targets[0].name
         else:
             (folder / STEMS_FOLDER).mkdir()
-            targets = [folder / STEMS_FOLDER / PurePath(f.name.lower()).name for f in files]
+            targets = [folder / STEMS_FOLDER / PurePath(f.name).name for f in files]
             audio = STEMS_FOLDER
         key = jobs.scratch_write(list(zip(files, targets, strict=True)))
         # The same audio charted twice at once would only make a duplicate.
