@@ -216,7 +216,7 @@ def stems_in(folder: Path) -> dict[str, Path]:
     gives them Clone Hero's lower-case names (``writer.write_audio``); the exact lower-case
     name wins over another case of it."""
     files = sorted((p for p in folder.iterdir() if p.is_file()),
-                   key=lambda p: p.name != p.name.lower())
+                   key=lambda p: (p.name != p.name.lower(), p.name))
     by_name: dict[str, Path] = {}
     for path in files:
         by_name.setdefault(path.name.lower(), path)
