@@ -28,7 +28,7 @@ import numpy as np
 from content.generator.lanes import Note
 from content.generator.onsets import GridOnset
 from content.generator.reduce import select_notes
-from content.generator.spectrum import HOP, N_MELS, Spectrum
+from content.generator.spectrum import HOP, Spectrum, mel_bands
 from content.generator.tempo import RESOLUTION
 
 KICK, RED, YELLOW, BLUE = 0, 1, 2, 3
@@ -60,11 +60,10 @@ def classify(spec: Spectrum, onsets: list[GridOnset]) -> list[Note]:
     """Expert drum notes: the lanes whose band jumps at each onset."""
     if not onsets:
         return []
-    freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=spec.sr / 2)
     frames = spec.frame_of([o.seconds for o in onsets])
     jumps = {}
     for name, (low, high) in _BANDS.items():
-        rows = spec.mel_db[(freqs >= low) & (freqs < high)]
+        rows = spec.mel_db[mel_bands(spec.sr, low, high)]
         flux = librosa.onset.onset_strength(S=rows, sr=spec.sr, hop_length=HOP, center=False)
         # The strongest flux within one frame of the onset: bands peak a frame apart.
         at = np.max([flux[np.clip(frames + d, 0, len(flux) - 1)] for d in (-1, 0, 1)], axis=0)

@@ -66,10 +66,16 @@ class Spectrum:
                         pad(self.focus_envelope, 0.0), pad(self.energy_db, self.energy_db.min()))
 
 
-def focus_bands(sr: int) -> np.ndarray:
-    """Which of the ``N_MELS`` mel bands (bool, shape (N_MELS,)) lie in ``FOCUS_BAND_HZ``."""
+def mel_bands(sr: int, low_hz: float, high_hz: float) -> np.ndarray:
+    """Which of the ``N_MELS`` mel bands at ``sr`` Hz (bool, shape (N_MELS,)) have their
+    centre in [``low_hz``, ``high_hz``)."""
     mel_freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=sr / 2)
-    return (mel_freqs >= FOCUS_BAND_HZ[0]) & (mel_freqs < FOCUS_BAND_HZ[1])
+    return (mel_freqs >= low_hz) & (mel_freqs < high_hz)
+
+
+def focus_bands(sr: int) -> np.ndarray:
+    """The mel bands (``mel_bands``) in ``FOCUS_BAND_HZ``."""
+    return mel_bands(sr, *FOCUS_BAND_HZ)
 
 
 def low_band_rise(spec: Spectrum) -> np.ndarray:
@@ -78,8 +84,7 @@ def low_band_rise(spec: Spectrum) -> np.ndarray:
     not dB: a quiet hi-hat's spill rises as far in dB from a silent low band as a kick does
     over a ringing one (in a synthetic shuffle, the dB flux put every beat on the hi-hat's
     swung 8th)."""
-    low = librosa.mel_frequencies(n_mels=N_MELS, fmax=spec.sr / 2) < LOW_BAND_HZ
-    power = (10 ** (spec.mel_db[low] / 10)).sum(axis=0)
+    power = (10 ** (spec.mel_db[mel_bands(spec.sr, 0.0, LOW_BAND_HZ)] / 10)).sum(axis=0)
     return np.maximum(np.diff(power, prepend=power[:1]), 0.0)
 
 
@@ -94,10 +99,9 @@ def analyse(audio: Audio) -> Spectrum:
     # the envelope by another n_fft / 2; the remaining latency is calibrated in onsets.py.
     envelope = librosa.onset.onset_strength(S=mel_db, sr=audio.sr, hop_length=HOP,
                                             center=False)
-    mel_freqs = librosa.mel_frequencies(n_mels=N_MELS, fmax=audio.sr / 2)
     low_envelope, focus_envelope = (
         librosa.onset.onset_strength(S=mel_db[band], sr=audio.sr, hop_length=HOP, center=False)
-        for band in (mel_freqs < LOW_BAND_HZ, focus_bands(audio.sr)))
+        for band in (mel_bands(audio.sr, 0.0, LOW_BAND_HZ), focus_bands(audio.sr)))
     frame_power = mel.sum(axis=0)
     energy_db = librosa.power_to_db(frame_power, ref=max(float(frame_power.max()), 1e-12))
     return Spectrum(audio.sr, magnitude, mel_db, envelope, low_envelope, focus_envelope,
