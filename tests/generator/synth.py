@@ -156,9 +156,7 @@ def shuffle(bpm: float, beats: int, *, start: float = 0.5, seed: int = 6) -> Syn
     rng = np.random.default_rng(seed)
     period = 60.0 / bpm
     beat_times = start + np.arange(beats) * period
-    cells = ((0, 2), (0, 1, 2), (0,), (0, 2))
-    tones = np.array([t + third * period / 3 for t in beat_times
-                      for third in cells[rng.integers(0, len(cells))]])
+    tones = swung_eighths(beat_times, rng)
     pitches = 45 + np.array(PENTATONIC)[rng.integers(0, 5, len(tones))]
     lead = _sixteenths(tones, pitches, np.ones(len(tones)), 0.3, beat_times[-1] + 1.5)
     mix = lead + snares(beat_times[1::2], len(lead))
@@ -172,6 +170,15 @@ def shuffle(bpm: float, beats: int, *, start: float = 0.5, seed: int = 6) -> Syn
         i = int(round(b * SR))
         mix[i:i + len(thump)] += thump
     return Synth(beat_times, tones, pitches, mix, lead)
+
+
+def swung_eighths(beat_times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Note times (s) of a shuffle over evenly spaced ``beat_times`` (s): on each beat, at
+    random, swung 8ths (on the beat and two thirds into it), a triplet or a quarter note."""
+    period = float(np.median(np.diff(beat_times)))
+    cells = ((0, 2), (0, 1, 2), (0,), (0, 2))
+    return np.array([t + third * period / 3 for t in beat_times
+                     for third in cells[rng.integers(0, len(cells))]])
 
 
 def snares(times: Sequence[float], length: int, *, seed: int = 5) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 
 from content.generator.tatum import (Grid, beat_phases, follow_grid, sixteenth_grid,
                                      stem_beats)
-from tests.generator.synth import phrase_rhythm
+from tests.generator.synth import phrase_rhythm, swung_eighths
 
 
 def _riff(beats: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -47,11 +47,8 @@ def test_a_beat_tracked_as_a_dotted_eighth_gives_way_to_the_notes_sixteenths() -
 
 
 def _shuffle(truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Onsets (s) of swung 8ths and triplets over the beats ``truth`` (s)."""
-    thirds = [(0, 2), (0, 1, 2), (0,), (0, 2)]
-    period = float(np.median(np.diff(truth)))
-    onsets = np.array([t + third * period / 3 for t in truth
-                       for third in thirds[rng.integers(0, 4)]])
+    """Onsets (s) of swung 8ths and triplets over the beats ``truth`` (s), 3 ms jitter."""
+    onsets = swung_eighths(truth, rng)
     return onsets + rng.normal(0, 0.003, len(onsets))
 
 
