@@ -51,6 +51,16 @@ def click_track(*, bpm: float = 150.0, seconds: float = 28.0, start: float = 0.5
     return mix.astype(np.float32), beats
 
 
+def hiss(length: int, *, seed: int = 8) -> np.ndarray:
+    """Pink noise (power falling 3 dB an octave, like an amp's hiss or a room), ``length``
+    samples, RMS 1, float32."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(length))
+    spectrum[0] = 0
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    noise = np.fft.irfft(spectrum, length)
+    return (noise / np.sqrt(np.mean(noise ** 2))).astype(np.float32)
+
+
 def write_audio(path: Path, samples: np.ndarray) -> Path:
     """Write ``samples`` (mono, ``SR`` Hz) to ``path``; the suffix picks the format
     (.wav, .ogg)."""

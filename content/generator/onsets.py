@@ -38,6 +38,20 @@ saturation, which flattens the decay as in palm-muted chugs, 76–83 % are kept.
 flatness of the rise, to keep tonal onsets, kept drum hits as well (precision 0.72 → 0.64), and
 a share of 0.15 scored as 0.25 on the renders but let most such snares through.
 
+A steady background (an amp's hiss, a separated stem's bleed, a live room) keeps every band's
+dB level moving, so the flux between notes is a string of small peaks, and librosa's peak
+picking, whose threshold sits a fixed ``PEAK_DELTA`` above the local mean of an envelope scaled
+by its highest peak, takes many of them for notes. An onset is kept only where the envelope
+stands at least ``BACKGROUND_RATIO`` times its running median over ``BACKGROUND_S`` (the
+background's own flux: clean audio between notes has none, so nothing changes there). With
+pink noise added to the 39 rendered fixture guitar stems at 27 dB and 17 dB below their
+playing level, raw onset F@50 rose from a median 0.762 to 0.881 and from 0.612 to 0.843
+(precision 0.62 → 0.86 and 0.45 → 0.83; 38 of 39 songs better), and on the clean stems no
+song moved by more than 0.003 (median 0.961 either way). On the first 20 full mixes (focus
+onsets, held ones) no clean song moved by more than 0.001, and with the noise 27 dB down F@50
+rose from a median 0.718 to 0.736. A ratio of 1.75 kept more of the noise out of the stems
+(0.919 and 0.906) but cost 12 clean stems up to 0.02, and 2 up to 0.06.
+
 Quantisation (§5.5 rule 2): each onset moves to the nearer of the tempo map's 1/16-note
 (48-tick) and 1/12-note (64-tick, eighth-triplet) grid points if that point is within
 ``SNAP_S``; onsets farther from both grids are dropped (they are flams, ornaments or errors).
@@ -48,6 +62,7 @@ from dataclasses import dataclass
 
 import librosa
 import numpy as np
+from scipy import ndimage
 
 from content.generator.spectrum import HOP, Spectrum, focus_bands
 from content.generator.tempo import RESOLUTION, TempoMap
@@ -64,6 +79,8 @@ RISE_FRAMES = 3  # how far before the peak the rise is looked for (35 ms)
 # median 0.952, precision ≥ 0.97 but one song at 0.88) and leaves the tuning set as it was
 # (0.979 → 0.980); 0.015 gains 0.004 held-out and loses 0.008 on the tuning set.
 PEAK_DELTA = 0.02
+BACKGROUND_RATIO = 1.5  # least height of an onset over the envelope's running median
+BACKGROUND_S = 1.0  # the running median's window (module text)
 HELD_SHARE = 0.25  # least share of its added power a full mix's onset holds (module text)
 HELD_FRAMES = 5  # how much later that share is measured (58 ms)
 MIN_HELD = 0.1  # fewer of a mix's onsets held: none are dropped (module text)
@@ -102,6 +119,7 @@ def detect(spec: Spectrum, *, focus: bool = False) -> list[Onset]:
     frames = librosa.onset.onset_detect(onset_envelope=env, sr=spec.sr, hop_length=HOP,
                                         units="frames", delta=PEAK_DELTA)
     frames = frames[frames >= RISE_FRAMES]
+    frames = frames[env[frames] >= BACKGROUND_RATIO * _background(env, spec.frame_seconds)[frames]]
     held = held_share(spec, frames) >= HELD_SHARE if focus else np.ones(len(frames), bool)
     # The envelope over the peak frame and the RISE_FRAMES before it, shape (onsets, R + 1).
     window = env[frames[:, np.newaxis] + np.arange(-RISE_FRAMES, 1)]
@@ -121,6 +139,13 @@ def detect(spec: Spectrum, *, focus: bool = False) -> list[Onset]:
     seconds = crossing * spec.frame_seconds - LAG_S
     return [Onset(float(t), float(s), bool(h))
             for t, s, h in zip(seconds, env[frames], held, strict=True) if t >= 0]
+
+
+def _background(envelope: np.ndarray, frame_seconds: float) -> np.ndarray:
+    """The onset ``envelope``'s running median over ``BACKGROUND_S`` (same shape and units;
+    frames of ``frame_seconds`` s): the flux a steady background keeps up between notes."""
+    width = 2 * int(BACKGROUND_S / frame_seconds / 2) + 1
+    return ndimage.median_filter(envelope, width, mode="nearest")
 
 
 def notes(onsets: list[Onset]) -> list[Onset]:
