@@ -332,9 +332,14 @@ def test_folder_without_stems_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_notes_up_to_the_end_of_the_audio_keep_the_end_event_valid(tmp_path: Path) -> None:
-    # Noise has onsets to its last sample: the end event must still fit inside the audio.
-    noise = np.random.default_rng(0).standard_normal(15 * SR).astype(np.float32) * 0.1
-    song = generate(write(tmp_path / "noise.wav", noise))
+    # Noise bursts every 0.2 s up to the last 30 ms: the end event must still fit inside the
+    # audio. (Steady noise is no notes: onsets.FLOOR_MARGIN_DB.)
+    rng = np.random.default_rng(0)
+    bursts = np.zeros(15 * SR, np.float32)
+    decay = np.exp(-np.arange(int(0.03 * SR)) / (0.01 * SR))
+    for start in np.arange(len(bursts) - len(decay), 0, -int(0.2 * SR)):
+        bursts[start:start + len(decay)] = rng.standard_normal(len(decay)) * decay * 0.3
+    song = generate(write(tmp_path / "bursts.wav", bursts))
     summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
     assert [i.type for i in summary.issues if i.type in MUST_PASS | {"badEndEvent"}] == []
     assert summary.length_ms <= song.song_length_ms

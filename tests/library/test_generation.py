@@ -233,7 +233,8 @@ def test_command_end_to_end_on_a_rendered_fixture_song(rendered_song, tmp_path):
 def test_a_steady_hiss_under_a_real_guitar_stem_adds_and_drops_no_notes(rendered_song):
     # Pink noise 27 dB below the stem's playing level, as an amp's hiss or a separated stem's
     # bleed: its flux between notes passed the peak threshold as notes (precision 0.63 here
-    # before onsets.BACKGROUND_RATIO, 0.86 with it; louder flux peaks of the hiss still pass).
+    # before onsets._over_background, 0.91 with it; the hiss's flux peaks under held notes
+    # still pass now and then).
     guitar = decode(rendered_song / "guitar.ogg")
     clean = np.array([o.seconds for o in detect(analyse(guitar))])
     playing = np.sqrt(np.mean(guitar.samples[np.abs(guitar.samples) > 1e-3] ** 2))
@@ -242,7 +243,7 @@ def test_a_steady_hiss_under_a_real_guitar_stem_adds_and_drops_no_notes(rendered
     found = np.array([o.seconds for o in detect(analyse(noisy))])
     assert len(clean) > 200
     _, precision, recall = mir_eval.onset.f_measure(clean, found, window=0.025)
-    assert precision >= 0.8 and recall >= 0.95, (precision, recall)
+    assert precision >= 0.85 and recall >= 0.95, (precision, recall)
 
 
 # --- The service ---------------------------------------------------------------------------
