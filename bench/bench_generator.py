@@ -1,7 +1,7 @@
 """Quality and speed benchmark of the audio → chart generator (one command; not a test).
 
     .venv/bin/python bench/bench_generator.py [--library DIR] [--limit N] [--no-cold]
-                                              [--no-render] [--held-out [K]]
+                                              [--no-render] [--held-out [K]] [--hiss DB]
 
 1. Builds the rendered sample library with ``../shared/tools/build_sample_library.py DIR
    --audio --stems`` (cached: existing renders are kept) from the fixture songs with a guitar
@@ -35,6 +35,10 @@
    process's CPU time, which stays meaningful when other work shares the 2 cores) and cold
    (fresh process, mix mode).
 
+With ``--hiss DB`` every input (the mix, the stem, each stem of the folder) first gets pink noise
+``DB`` dB below its own playing level, as an amp's hiss, a room or a separated stem's bleed
+would add: the renders are digitally silent between notes, which real recordings never are.
+
 Goals on the guitar stem: onset F ≥ 0.90 at ±50 ms and ≥ 0.80 at ±25 ms, |median offset|
 ≤ 10 ms, beat F ≥ 0.95; the mix is reported only.
 """
@@ -58,6 +62,7 @@ sys.path.insert(0, str(REPO))
 import mido  # noqa: E402
 import mir_eval  # noqa: E402
 import numpy as np  # noqa: E402
+import soundfile  # noqa: E402
 
 from content.formats.analysis import analyse_chart  # noqa: E402
 from content.generator import GeneratedSong, GeneratorError, generate  # noqa: E402
@@ -318,6 +323,25 @@ def guitar_fixtures(limit: int, held_out: int | None, into: Path) -> Path:
     return into
 
 
+def place(source: Path, target: Path, hiss_db: float | None) -> Path:
+    """``target``: a link to the audio file ``source``, or with ``hiss_db`` a copy with pink
+    noise ``hiss_db`` dB below its playing level (the RMS of its samples above -60 dBFS),
+    mixed in by ffmpeg (``anoisesrc``, ``amix``)."""
+    if hiss_db is None:
+        os.symlink(source, target)
+        return target
+    samples, _ = soundfile.read(source, dtype="float32", always_2d=True)
+    playing = samples[np.abs(samples) > 1e-3]
+    level = float(np.sqrt(np.mean(playing ** 2))) if playing.size else 0.0
+    # anoisesrc's pink noise at amplitude 1 has an RMS of about 0.19 (measured, 10 min).
+    amplitude = min(level * 10 ** (-hiss_db / 20) / 0.19, 1.0)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-f", "lavfi", "-i",
+                    f"anoisesrc=color=pink:amplitude={amplitude:.6f}:seed=1",
+                    "-filter_complex", "[0][1]amix=inputs=2:duration=first:normalize=0",
+                    "-c:a", "libvorbis", "-q:a", "6", str(target)], check=True)
+    return target
+
+
 def cold_seconds(source: Path) -> float:
     """Wall time of a fresh interpreter importing the generator and generating once."""
     code = ("import sys, time; t = time.perf_counter(); sys.path.insert(0, sys.argv[1]); "
@@ -338,6 +362,9 @@ def main() -> int:
     ap.add_argument("--no-cold", action="store_true", help="skip the fresh-process timings")
     ap.add_argument("--no-render", action="store_true",
                     help="use the songs already in --library as they are")
+    ap.add_argument("--hiss", type=float, metavar="DB",
+                    help="add pink noise (an amp's hiss, a room, a separated stem's bleed) DB "
+                         "below each input's playing level, e.g. 27")
     ap.add_argument("--held-out", type=int, nargs="?", const=0, choices=range(4),
                     metavar="K",
                     help="render every 4th song with a guitar part after the first --limit "
@@ -363,12 +390,14 @@ def main() -> int:
         title = folder.name[:28]
         with tempfile.TemporaryDirectory() as tmp:
             both = Path(tmp)
+            both.joinpath("stems").mkdir()
             for stem, name in (("guitar", "guitar"), ("drums", "drums"), ("bass", "bass"),
                                ("keys", "keys"), ("vocals", "song")):
                 if (folder / f"{stem}.ogg").exists():
-                    os.symlink(folder / f"{stem}.ogg", both / f"{name}.ogg")
-            for mode, source in (("mix", folder / "song.ogg"), ("stem", folder / "guitar.ogg"),
-                                 ("stems", both)):
+                    place(folder / f"{stem}.ogg", both / "stems" / f"{name}.ogg", args.hiss)
+            mix, stem = (place(folder / f"{name}.ogg", both / f"{name}.ogg", args.hiss)
+                         for name in ("song", "guitar"))
+            for mode, source in (("mix", mix), ("stem", stem), ("stems", both / "stems")):
                 try:
                     if not warmed:  # pay numba's JIT and the imports once: timings are warm
                         generate(source)
