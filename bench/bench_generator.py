@@ -66,6 +66,7 @@ import soundfile  # noqa: E402
 
 from content.formats.analysis import analyse_chart  # noqa: E402
 from content.generator import GeneratedSong, GeneratorError, generate  # noqa: E402
+from tests.synthaudio import hiss  # noqa: E402
 
 TOOL = REPO.parent / "shared" / "tools" / "build_sample_library.py"
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -324,21 +325,19 @@ def guitar_fixtures(limit: int, held_out: int | None, into: Path) -> Path:
 
 
 def place(source: Path, target: Path, hiss_db: float | None) -> Path:
-    """``target``: a link to the audio file ``source``, or with ``hiss_db`` a copy with pink
-    noise ``hiss_db`` dB below its playing level (the RMS of its samples above -60 dBFS),
-    mixed in by ffmpeg (``anoisesrc``, ``amix``)."""
+    """A link ``target`` to the audio file ``source``; with ``hiss_db``, instead a FLAC copy
+    (``target`` with the suffix .flac; libsndfile's Vorbis encoder crashed on whole songs) with
+    pink noise (``tests.synthaudio.hiss``) ``hiss_db`` dB below its playing level (the RMS of
+    its samples above -60 dBFS). Returns the file written."""
     if hiss_db is None:
         os.symlink(source, target)
         return target
-    samples, _ = soundfile.read(source, dtype="float32", always_2d=True)
+    samples, sr = soundfile.read(source, dtype="float32", always_2d=True)
     playing = samples[np.abs(samples) > 1e-3]
     level = float(np.sqrt(np.mean(playing ** 2))) if playing.size else 0.0
-    # anoisesrc's pink noise at amplitude 1 has an RMS of about 0.19 (measured, 10 min).
-    amplitude = min(level * 10 ** (-hiss_db / 20) / 0.19, 1.0)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-f", "lavfi", "-i",
-                    f"anoisesrc=color=pink:amplitude={amplitude:.6f}:seed=1",
-                    "-filter_complex", "[0][1]amix=inputs=2:duration=first:normalize=0",
-                    "-c:a", "libvorbis", "-q:a", "6", str(target)], check=True)
+    noise = level * 10 ** (-hiss_db / 20) * hiss(len(samples))
+    target = target.with_suffix(".flac")
+    soundfile.write(target, samples + noise[:, np.newaxis], sr)
     return target
 
 
