@@ -41,15 +41,16 @@ DRUM_RULES = (("Hard", 0.75, RESOLUTION // 4, RESOLUTION // 2, 2),
               ("Easy", 0.30, RESOLUTION, RESOLUTION, 1))
 
 
-def drum_tracks(spec: Spectrum, onsets: list[GridOnset]) -> dict[str, list[Note]]:
-    """{"Expert": …, "Hard": …, "Medium": …, "Easy": …} drum notes; empty without onsets."""
+def drum_tracks(spec: Spectrum, onsets: list[GridOnset], bar: int) -> dict[str, list[Note]]:
+    """{"Expert": …, "Hard": …, "Medium": …, "Easy": …} drum notes; empty without onsets.
+    ``bar``: ticks per bar of the tempo map (``TempoMap.bar_ticks``)."""
     expert = classify(spec, onsets)
     if not expert:
         return {}
     tracks = {"Expert": expert}
     parent = expert
     for name, density, min_gap, kick_grid, hands in DRUM_RULES:
-        chosen = select_notes(parent, max(1, round(density * len(expert))), min_gap)
+        chosen = select_notes(parent, max(1, round(density * len(expert))), min_gap, bar)
         parent = [n for n in (_simplify(n, kick_grid, hands, name == "Easy") for n in chosen)
                   if n.lanes]
         tracks[name] = parent

@@ -31,7 +31,7 @@ from content.generator.structure import (Section, drum_fills, preview_start, sec
 from content.generator.tags import Tags, read_song_ini, read_tags
 from content.generator.tatum import accent_phases, stem_beats, tracked_at_three_halves
 from content.generator.tempo import (BEATS_PER_BAR, TempoMap, align_to_onsets,
-                                     build_tempo_map, downbeat_phase, notes_level,
+                                     build_tempo_map, downbeat_phase, meter, notes_level,
                                      track_beats)
 from content.generator.writer import FretPart, chart_text, write_audio
 
@@ -186,9 +186,12 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
         beats = stem_beats(beats, onset_s, strengths, end_s=src.mix.seconds,
                            choose=accent_phases(low_band_rise(mix), mix.frame_seconds))
     beats = align_to_onsets(beats, onset_s)
-    downbeat = downbeat_phase(mix, beats)
+    # A lone stem's accents follow its riffs, not the bar: on the 54 rendered fixture guitar
+    # stems 4 of the 6 given bars of three were 4/4 songs (none of their mixes was).
+    per_bar = BEATS_PER_BAR if beats_from_notes else meter(mix, beats)
+    downbeat = downbeat_phase(mix, beats, per_bar)
     first = min(o[0].seconds for o in onsets.values() if o)
-    pad_frames = _lead_in_frames(first, beats, downbeat, mix.sr)
+    pad_frames = _lead_in_frames(first, beats, downbeat, per_bar, mix.sr)
     pad_s = pad_frames * HOP / mix.sr
     if pad_frames:
         delayed = mix.delayed(pad_frames)
@@ -199,7 +202,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
         onsets = {k: [replace(o, seconds=o.seconds + pad_s) for o in part]
                   for k, part in onsets.items()}
     steps("building the tempo map")
-    tempo = build_tempo_map(beats, downbeat)
+    tempo = build_tempo_map(beats, downbeat, per_bar)
     audio_end_s = src.mix.seconds + pad_s
     charted = (LEAD_IN_S, audio_end_s - END_MARGIN_S)
     grids = {k: [o for o in quantise(found, tempo) if charted[0] <= o.seconds <= charted[1]]
@@ -225,7 +228,7 @@ def generate(source: Path, *, name: str | None = None, artist: str | None = None
     for instrument, expert in experts.items():
         tracks = reduce_all(expert, starts, tempo)
         parts[instrument] = FretPart(tracks, star_power(tracks, tempo))
-    drums = {} if kit is None else drum_tracks(kit, kit_grid)
+    drums = {} if kit is None else drum_tracks(kit, kit_grid, tempo.bar_ticks)
     drum_phrases = star_power(drums, tempo) if drums else []
     fills = drum_fills(drums, starts, tempo, drum_phrases)
     steps("writing the chart")
@@ -307,20 +310,21 @@ class _Steps:
         self.done += 1
 
 
-def _lead_in_frames(first_onset: float, beats: np.ndarray, downbeat: int, sr: int) -> int:
+def _lead_in_frames(first_onset: float, beats: np.ndarray, downbeat: int, per_bar: int,
+                    sr: int) -> int:
     """Frames of silence to put before the audio so the first note comes ≥ ``LEAD_IN_S``.
 
     When padding is needed it is stretched so the first tracked downbeat lands a whole
-    number of bars (at the song's first tempo) after 0 s, so the lead-in has the song's
-    tempo rather than an odd one.
+    number of bars of ``per_bar`` beats (at the song's first tempo) after 0 s, so the
+    lead-in has the song's tempo rather than an odd one.
     """
     need = LEAD_IN_S + _LEAD_IN_MARGIN_S - first_onset
     if need <= 0:
         return 0
-    period = float(np.median(np.diff(beats[: 2 * BEATS_PER_BAR + 1])))
+    period = float(np.median(np.diff(beats[: 2 * per_bar + 1])))
     first_downbeat = beats[downbeat]
-    bars = int(np.ceil((need + first_downbeat) / (period * BEATS_PER_BAR)))
-    pad_s = bars * period * BEATS_PER_BAR - first_downbeat
+    bars = int(np.ceil((need + first_downbeat) / (period * per_bar)))
+    pad_s = bars * period * per_bar - first_downbeat
     return int(np.ceil(pad_s * sr / HOP))
 
 

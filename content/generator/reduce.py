@@ -75,17 +75,19 @@ def reduce(parent: list[Note], expert_count: int, rules: Rules, sections: list[i
     expert_count: Expert's note count (density targets are shares of it). used_lanes: the
     lanes Expert uses, for lane consistency.
     """
-    notes = select_notes(parent, max(1, round(rules.density * expert_count)), rules.min_gap)
+    notes = select_notes(parent, max(1, round(rules.density * expert_count)), rules.min_gap,
+                         tempo.bar_ticks)
     notes = _move_lanes(notes, rules, sections)
     notes = [_simplify_chord(n, rules) for n in notes]
     notes = _trim_sustains(notes, rules, tempo)
     return _lane_consistency(notes, rules, used_lanes)
 
 
-def select_notes(parent: list[Note], target: int, min_gap: int) -> list[Note]:
-    """Up to ``target`` notes of ``parent``, best-scored first, ≥ ``min_gap`` ticks apart."""
+def select_notes(parent: list[Note], target: int, min_gap: int, bar: int) -> list[Note]:
+    """Up to ``target`` notes of ``parent``, best-scored first, ≥ ``min_gap`` ticks apart;
+    ``bar``: ticks per bar (bars from tick 0), whose downbeats score highest."""
     strongest = max((n.strength for n in parent), default=1.0) or 1.0
-    ranked = sorted(parent, key=lambda n: _score(n, strongest), reverse=True)
+    ranked = sorted(parent, key=lambda n: _score(n, strongest, bar), reverse=True)
     kept: list[int] = []  # sorted ticks
     chosen: dict[int, Note] = {}
     for note in ranked:
@@ -99,11 +101,11 @@ def select_notes(parent: list[Note], target: int, min_gap: int) -> list[Note]:
     return [chosen[t] for t in kept]
 
 
-def _score(note: Note, strongest: float) -> float:
+def _score(note: Note, strongest: float, bar: int) -> float:
     tick = note.tick
-    if tick % (4 * RESOLUTION) == 0:
+    if tick % bar == 0:
         metric = 4.0
-    elif tick % (2 * RESOLUTION) == 0:
+    elif tick % (2 * RESOLUTION) == 0 and bar % (2 * RESOLUTION) == 0:  # a 4/4 bar's beat 3
         metric = 3.0
     elif tick % RESOLUTION == 0:
         metric = 2.5

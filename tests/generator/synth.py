@@ -247,3 +247,24 @@ def bass_line(beat_times: np.ndarray, *, seed: int = 7) -> tuple[np.ndarray, np.
     samples = _sixteenths(times, pitches, np.ones(len(times)), period / 2,
                           beat_times[-1] + 2.0)
     return np.array(times), samples
+
+
+def oom_pah(bpm: float, bars: int, per_bar: int, *, start: float = 0.5, seed: int = 2) -> Synth:
+    """Bars of ``per_bar`` beats as a waltz's accompaniment plays them: the kick's thump on
+    the bar's first beat, a short chord on the others ("oom-pah-pah"), and lead tones on 8th
+    notes (one in five left out) over them; ``bars`` bars at ``bpm`` from ``start`` s. Bars
+    start at ``beats[::per_bar]``."""
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    beats = start + np.arange(bars * per_bar) * period
+    eighths = start + np.arange(bars * per_bar * 2) * period / 2
+    tones = eighths[rng.random(len(eighths)) >= 0.2]
+    pitches = 64 + np.array(PENTATONIC)[rng.integers(0, 5, len(tones))]
+    lead = _sixteenths(tones, pitches, np.full(len(tones), 0.5), period / 2, beats[-1] + 2.0)
+    mix = lead.copy()
+    for beat, t in enumerate(beats):
+        i = int(round(t * SR))
+        sound = (_thump(rng) if beat % per_bar == 0
+                 else sum(_tone(p, period / 2) for p in (52, 55, 59)) * 0.8)
+        mix[i:i + len(sound)] += sound[:max(0, len(mix) - i)]
+    return Synth(beats, tones, pitches, mix, lead)

@@ -16,7 +16,7 @@ from content.generator import GeneratedSong, GeneratorError, generate, write_son
 from content.generator.audio import SR as ANALYSIS_SR
 from content.generator.audio import _ffmpeg_decode
 from content.generator.tags import FRONT_COVER
-from tests.generator.synth import SR, Synth, render, shuffle, write
+from tests.generator.synth import SR, Synth, oom_pah, render, shuffle, write
 from tests.synthaudio import image, tagged_audio
 
 MUST_PASS = {"noNotes", "noExpert", "noSections", "noStarPower", "isDefaultBPM",
@@ -106,6 +106,23 @@ def test_chart_passes_analysis_and_reparses_to_the_same_counts(
             assert counts == {d.lower(): n for d, n in expected.items()}
         assert summary.sections and summary.star_power_count > 0
 
+
+
+@pytest.mark.parametrize(("per_bar", "bpm"), [(3, 100.0), (3, 140.0), (4, 120.0)])
+def test_bars_have_the_three_or_four_beats_the_accompaniment_repeats(
+        tmp_path: Path, per_bar: int, bpm: float) -> None:
+    # A waltz's kick on each bar's first beat, chords on the others: in 4/4 its bar lines,
+    # sections and star power phrases would cut across its bars.
+    synth = oom_pah(bpm, 16, per_bar)
+    song = generate(write(tmp_path / "song.wav", synth.mix))
+    assert f"  0 = TS {per_bar}" in song.chart_text.splitlines()
+    end = int(song.tempo.ticks(song.song_length_ms / 1000))
+    bars = np.array([song.tempo.seconds(t) for t in range(0, end, song.tempo.bar_ticks)])
+    bars -= song.lead_in_s
+    assert mir_eval.beat.f_measure(synth.beats[::per_bar], bars[bars >= 0]) >= 0.9
+    summary = analyse_chart(song.chart_bytes, kind="chart", ini=_ini(song))
+    assert [i.type for i in summary.issues if i.type in MUST_PASS] == []
+    assert summary.sections and summary.star_power_count > 0
 
 def test_song_ini_names_and_lengths(steady_song: GeneratedSong) -> None:
     ini = _ini(steady_song)
