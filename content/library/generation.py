@@ -109,8 +109,9 @@ def _stems(names: list[str] | tuple[str, ...]) -> str:
 
 def song_summary(song: GeneratedSong) -> dict:
     """JSON summary of a generated chart: names, tempo (BPM: main, lowest, highest, number of
-    tempo markers; ``tempo_note``: ``BEATS_FROM_NOTES`` when the tempo map follows a lone
-    stem's notes, else ""), ``audio_note``: ``held_note`` (else ""), ``parts``: one
+    tempo markers; ``beats_per_bar``: quarter notes per bar, 3 or 4; ``tempo_note``:
+    ``BEATS_FROM_NOTES`` when the tempo map follows a lone stem's notes, else ""),
+    ``audio_note``: ``held_note`` (else ""), ``parts``: one
     ``{"instrument", "notes": [[difficulty, count], …], "star_power": phrases}`` per part in
     chart order (guitar, rhythm, bass, keys, drums; drums also ``"fills"``), sections,
     ``first_note_s`` (chart time of the first note of any part), ``lead_in_s`` (silence added
@@ -121,6 +122,7 @@ def song_summary(song: GeneratedSong) -> dict:
         "name": song.name, "artist": song.artist,
         "bpm": round(song.bpm, 2), "bpm_min": round(min(bpms), 2),
         "bpm_max": round(max(bpms), 2), "tempo_markers": len(bpms),
+        "beats_per_bar": song.tempo.beats_per_bar,
         "tempo_note": BEATS_FROM_NOTES if song.beats_from_notes else "",
         "audio_note": held_note(song),
         "parts": [

@@ -90,7 +90,7 @@ def test_command_out_writes_a_clean_chart_and_prints_tempo_and_counts(click_audi
     out = tmp_path / "Tests - Click"
     output = run_command(click_audio["ogg"], "--out", out, "--name", "Click", "--artist", "Tests")
     assert output.startswith("Tests - Click\n")
-    bpm = float(re.search(r"^tempo: ([\d.]+) BPM", output, re.M).group(1))
+    bpm = float(re.search(r"^tempo: ([\d.]+) BPM.*, 4/4 time$", output, re.M).group(1))
     assert bpm == pytest.approx(BPM, rel=0.01)
     assert re.search(r"^seconds: \d+\.\d", output, re.M)
     # The click track starts 0.5 s in: 2 s of lead-in need silence before it.
@@ -294,6 +294,7 @@ def test_job_run_records_the_generated_song(click_audio, library_root, db):
     assert job.state == Job.State.DONE, job.error
     assert job.result_song.path == "Songs/Tests/Job Song" and job.result["status"] == "imported"
     assert job.result["bpm"] == pytest.approx(BPM, rel=0.01)
+    assert job.result["beats_per_bar"] == 4
     assert job.started_at <= job.heartbeat_at <= job.finished_at and job.percent == 100
     assert not jobs.scratch_path(job.arguments["scratch"]).exists()
 

@@ -102,8 +102,9 @@ def test_upload_runs_a_job_that_ends_on_the_new_song(editor_client, library, wor
     assert b"<audio" in song_page.content and b"Expert" in song_page.content
     assert (library / song.path / "notes.chart").is_file()
     assert scratch_is_empty(library)
-    # The finished job's page links the song; the list shows the job.
-    assert song.get_absolute_url() in editor_client.get(job.get_absolute_url()).content.decode()
+    # The finished job's page links the song and gives its tempo; the list shows the job.
+    finished = editor_client.get(job.get_absolute_url()).content.decode()
+    assert song.get_absolute_url() in finished and re.search(r"[\d.]+ BPM, 4/4 time", finished)
     listing = editor_client.get(reverse("job_list")).content.decode()
     assert job.get_absolute_url() in listing and "Click Song.ogg" in listing
 

@@ -75,7 +75,7 @@ class Command(BaseCommand):
         if summary["tempo_markers"] > 1:
             tempo += (f" (range {summary['bpm_min']:g}-{summary['bpm_max']:g} BPM, "
                       f"{summary['tempo_markers']} tempo markers)")
-        self.stdout.write(tempo)
+        self.stdout.write(f"{tempo}, {summary['beats_per_bar']}/4 time")
         if summary["tempo_note"]:
             self.stdout.write(f"  {summary['tempo_note']}")
         if summary["audio_note"]:
