@@ -22,7 +22,8 @@
    positive = generated late), beat F-measure (±70 ms, first 5 s trimmed) of the generated
    tempo map vs the beat lines of the song's own tempo map (``beat_lines``: restarting at
    each time signature) over the whole audio, with its diagnosis (tempo
-   ratio to the human map, share of beats on the human beat / its off-beat / a 16th),
+   ratio to the human map, share of beats on the human beat / its off-beat / a 16th), bar
+   F (the same of the bar lines, ``bar_lines``) and the beats per bar written (``TS``),
    contour agreement (share of consecutive matched notes whose lane moves the same way as
    the human chart's), per difficulty notes/s, chord share, forbidden chords (must be 0)
    and minimum spacing (ms), analyse_chart issues of the must-pass types (plus 1 if
@@ -91,7 +92,8 @@ class Human:
     ``sections``: the starts (s) of its practice sections (``EVENTS`` ``[prc_…]`` or
     ``[section …]``, empty without them) and ``section_kinds`` the part each is
     (``section_kind``); ``tempo_ticks`` and ``tempo_seconds``: the tempo changes' ticks and
-    times (s), from which ``seconds`` converts any tick."""
+    times (s), from which ``seconds`` converts any tick; ``bars``: its bar lines (s,
+    ``bar_lines``)."""
 
     onsets: np.ndarray
     onset_ticks: np.ndarray
@@ -105,6 +107,7 @@ class Human:
     section_kinds: list[str]
     tempo_ticks: np.ndarray
     tempo_seconds: np.ndarray
+    bars: np.ndarray
 
     def seconds(self, ticks: np.ndarray) -> np.ndarray:
         """Times (s) of ``ticks`` on the chart's tempo map (the last tempo runs on)."""
@@ -132,13 +135,28 @@ def beat_lines(signatures: list[tuple[int, int, int]], end: int, tpb: int,
     Denominator``). Counting quarter notes from tick 0 instead puts every later beat an 8th
     off after one odd bar (a 3/8 or 7/8)."""
     lines = []
+    for bar_start, bar_stop, denominator in _bars(signatures, end, tpb):
+        step = tpb * (unit if unit is not None else 4 / denominator)
+        lines += [int(t) for t in np.arange(bar_start, bar_stop, step)]
+    return lines
+
+
+def bar_lines(signatures: list[tuple[int, int, int]], end: int, tpb: int) -> list[int]:
+    """Ticks of the bar lines up to tick ``end`` (see ``beat_lines``)."""
+    return [int(start) for start, _, _ in _bars(signatures, end, tpb)]
+
+
+def _bars(signatures: list[tuple[int, int, int]], end: int, tpb: int
+          ) -> list[tuple[float, float, int]]:
+    """(start tick, end tick, denominator) of every bar up to tick ``end``: from each time
+    signature ``(tick, numerator, denominator)`` on, bars of ``numerator`` 1/``denominator``
+    notes, the last one cut at the next signature."""
+    bars = []
     for i, (start, numerator, denominator) in enumerate(signatures):
         stop = signatures[i + 1][0] if i + 1 < len(signatures) else end
-        bar = numerator * 4 * tpb / denominator
-        step = tpb * (unit if unit is not None else 4 / denominator)
-        for bar_start in np.arange(start, stop, bar):
-            lines += [int(t) for t in np.arange(bar_start, min(bar_start + bar, stop), step)]
-    return lines
+        length = numerator * 4 * tpb / denominator
+        bars += [(t, min(t + length, stop), denominator) for t in np.arange(start, stop, length)]
+    return bars
 
 
 def read_human(path: Path) -> Human:
@@ -184,7 +202,8 @@ def read_human(path: Path) -> Human:
                  seconds(sorted(drums)), {k: seconds(sorted(v)) for k, v in others.items()},
                  seconds(beat_lines(meter, end, tpb)),
                  np.array(beat_lines(meter, end, tpb, unit=1)), tpb, seconds(sorted(sections)),
-                 [sections[t] for t in sorted(sections)], tempo_ticks, tempo_seconds)
+                 [sections[t] for t in sorted(sections)], tempo_ticks, tempo_seconds,
+                 seconds(bar_lines(meter, end, tpb)))
 
 
 def section_kind(text: str) -> str:
@@ -237,6 +256,10 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
     beats = beats[beats >= 0]
     beat_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(human.beats),
                                      mir_eval.beat.trim_beats(beats))
+    bars = np.array([song.tempo.seconds(t) for t in range(0, end_tick, song.tempo.bar_ticks)])
+    bars -= song.lead_in_s
+    bar_f = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(human.bars),
+                                    mir_eval.beat.trim_beats(bars[bars >= 0]))
     guitar = song.parts["guitar"].tracks
     est_lanes = [guitar["Expert"][j].lanes[0] for _, j in sorted(pairs, key=lambda p: p[1])]
     ref_lanes = [human.lanes[i] for i, _ in sorted(pairs, key=lambda p: p[1])]
@@ -248,7 +271,8 @@ def evaluate(song: GeneratedSong, human: Human) -> dict[str, float]:
                  if len(human.sections) else float("nan"))
     labels = label_f(human, starts, [s.name for s in song.sections],
                      song.song_length_ms / 1000 - song.lead_in_s)
-    out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "contour": contour,
+    out = {"f50": f50, "f25": f25, "offset": offset, "beat": beat_f, "bar": bar_f,
+           "meter": song.tempo.beats_per_bar, "contour": contour,
            "sections": section_f, "labels": labels, "secs": song.seconds,
            **beat_diagnosis(beats, human.beats)}
     played = {"drums": [song.tempo.seconds(n.tick) for n in song.drums.get("Expert", [])],
@@ -418,6 +442,7 @@ def main() -> int:
 
 
 HEADER = (f"{'song':28s} {'mode':5s} {'F@50':>5s} {'F@25':>5s} {'off':>6s} {'beatF':>5s} "
+          f"{'barF':>5s} {'TS':>2s} "
           f"{'tempo':>5s} {'on/½/¼ %':>10s} {'cont':>4s} {'nps E/H/M/Ez':>19s} "
           f"{'chord% E/H/M':>12s} {'forb':>4s} "
           f"{'gap ms E/H/M/Ez':>17s} {'iss':>3s} {'drF':>4s} {'bsF':>4s} {'kyF':>4s} "
@@ -438,7 +463,8 @@ def print_row(title: str, mode: str, m: dict[str, float]) -> None:
     forb = sum(int(m[f"{d}.forbidden"]) for d in diffs)
     phase = "/".join(f"{100 * m[k]:.0f}" for k in ("on", "half", "quarter"))
     print(f"{title:28s} {mode:5s} {m['f50']:5.3f} {m['f25']:5.3f} {m['offset']:+6.1f} "
-          f"{m['beat']:5.3f} {m['tempo']:5.2f} {phase:>10s} {m['contour']:4.2f} {nps:>19s} "
+          f"{m['beat']:5.3f} {m['bar']:5.3f} {m['meter']:2d} {m['tempo']:5.2f} {phase:>10s} "
+          f"{m['contour']:4.2f} {nps:>19s} "
           f"{chords:>12s} {forb:4d} "
           f"{gaps:>17s} {int(m['issues']):3d} {m['drums']:4.2f} {m['bass']:4.2f} {m['keys']:4.2f} "
           f"{m['secs']:5.2f} {m['cpu']:5.2f} "
@@ -452,8 +478,8 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
         ms = [m for _, md, m in rows if md == mode]
         if not ms:
             continue
-        med = {k: statistics.median(m[k] for m in ms) for k in ("f50", "f25", "offset", "beat",
-                                                                 "contour", "secs", "cpu")}
+        med = {k: statistics.median(m[k] for m in ms)
+               for k in ("f50", "f25", "offset", "beat", "bar", "contour", "secs", "cpu")}
         forb = sum(int(m[f"{d}.forbidden"]) for m in ms for d in DIFFICULTIES)
         issues = sum(int(m["issues"]) for m in ms)
         colds = [m["cold"] for m in ms if "cold" in m]
@@ -472,6 +498,7 @@ def print_summary(rows: list[tuple[str, str, dict[str, float]]]) -> None:
             for fs in ([m[k] for m in ms if not np.isnan(m[k])] for k in ("sections", "labels")))
         print(f"SUMMARY {mode:5s} songs={len(ms)} median F@50={med['f50']:.3f} "
               f"F@25={med['f25']:.3f} offset={med['offset']:+.1f}ms beatF={med['beat']:.3f} "
+              f"barF={med['bar']:.3f} (TS 3 on {sum(m['meter'] == 3 for m in ms)}) "
               f"(tempo ±4% on {tempo_ok}/{len(ms)}, beats on the human beat {100 * on_beat:.0f}%) "
               f"contour={med['contour']:.2f}{drums} section F@3s/label F={sections} "
               f"forbidden={forb} issues={issues} "
