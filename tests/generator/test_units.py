@@ -15,11 +15,12 @@ from content.generator.audio import decode
 from content.generator.lanes import Note
 from content.generator.onsets import GridOnset, detect, notes
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
-from content.generator.spectrum import analyse
+from content.generator.spectrum import HOP, Spectrum, analyse
 from content.generator.structure import (MIN_SECTION_BARS, _merge_short, _names,
                                          _segment_starts)
 from content.generator.tags import read_tags
-from content.generator.tempo import RESOLUTION, TempoMap, build_tempo_map, fit_segments
+from content.generator.tempo import (RESOLUTION, TempoMap, build_tempo_map, downbeat_phase,
+                                     fit_segments)
 from tests.generator.synth import SR, bass_line, fast_run, render, snares, write
 
 
@@ -41,6 +42,20 @@ def test_jitter_is_smoothed_and_a_tempo_change_kept() -> None:
     assert segments[0][2] == pytest.approx(0.5, rel=0.002)
     assert segments[1][2] == pytest.approx(0.6, rel=0.002)
 
+
+
+def test_the_downbeat_is_the_kick_whose_peak_comes_a_frame_after_the_beat() -> None:
+    # The beats' frames are rounded times; a kick's flux can peak on the next frame, while
+    # softer hits on the other beats peak on theirs.
+    sr, frames = 22050, 2000
+    beats = np.arange(10, 1900, 43) * HOP / sr
+    low = np.zeros(frames)
+    beat_frames = np.rint(beats * sr / HOP).astype(int)
+    low[beat_frames] = 0.3
+    low[beat_frames[2::4] + 1] = 1.0
+    empty = np.zeros((1, frames))
+    spec = Spectrum(sr, empty, empty, low, low, low, empty[0])
+    assert downbeat_phase(spec, beats) == 2
 
 def test_lead_in_puts_the_downbeat_on_a_bar_line() -> None:
     beats = 2.0 + 0.5 * np.arange(32)
