@@ -27,8 +27,8 @@ continuous. The ``TempoMap`` is then defined by the written ``B`` values themsel
 Bars: three or four beats (``meter``: the ``TS`` written at tick 0, one meter for the whole
 song; meter changes such as a 7/8 bar are not detected; a lone stem's bars are of four). The
 downbeat phase is the beat phase (mod the meter) with the strongest low-band (kick/bass)
-onsets; the lead-in before the first tracked beat gets as many whole beats as make that
-downbeat land on a bar line.
+onsets and chord changes; the lead-in before the first tracked beat gets as many whole beats
+as make that downbeat land on a bar line.
 """
 from __future__ import annotations
 
@@ -302,13 +302,39 @@ def meter(spec: Spectrum, beats: np.ndarray) -> int:
 
 
 def downbeat_phase(spec: Spectrum, beats: np.ndarray, per_bar: int = BEATS_PER_BAR) -> int:
-    """Index (0 .. ``per_bar`` - 1) of the first beat that starts a bar: the phase with most
-    low-band accent (``spec.low_envelope``)."""
+    """Index (0 .. ``per_bar`` - 1) of the first of ``beats`` (s) that starts a bar: the phase
+    where the low band hits hardest (``spec.low_envelope``: kick and bass) and the harmony
+    changes most (``chord_changes``), each relative to its mean over the beats.
+
+    Bars start where the chords change as much as where the kick falls. On the 54 rendered
+    fixture mixes (``bench/bench_generator.py`` bar F) the two together moved the bar lines
+    onto the chart's on 10 songs (e.g. Fucc the Devil 0 -> 0.88, Book 0 -> 0.99, Sabotage
+    0 -> 0.83) and off them on 3 (Fantaisie-Impromptu 0.46 -> 0.16; Danimal Across America,
+    Jazz Crimes 0.06, 0.04 -> 0): median 0.173 -> 0.208 against the low band alone; on the
+    lone guitar stems 11 up and 2 down, median 0.172 -> 0.218.
+    """
     if len(beats) < 2 * per_bar:
         return 0
-    accent = _beat_accents(spec, spec.low_envelope, beats)
+    low = _beat_accents(spec, spec.low_envelope, beats)
+    change = chord_changes(spec, beats)
+    accent = low / (low.mean() + 1e-12) + change / (change.mean() + 1e-12)
     scores = [accent[p::per_bar].mean() for p in range(per_bar)]
     return int(np.argmax(scores))
+
+
+def chord_changes(spec: Spectrum, beats: np.ndarray) -> np.ndarray:
+    """How far the harmony moves at each of ``beats`` (s), shape (beats,): 1 - the cosine
+    similarity of the chroma over the beat (its frames up to the next beat) and over the beat
+    before; 0 at the first beat."""
+    # Changes between beats need no tuning estimate (a pitch track of the whole song).
+    chroma = librosa.feature.chroma_stft(S=spec.magnitude ** 2, sr=spec.sr, tuning=0.0)
+    frames = spec.frame_of(beats)
+    ends = np.r_[frames[1:], frames[-1] + int(np.median(np.diff(frames)))]
+    ends = np.clip(ends, frames + 1, chroma.shape[1])
+    total = np.cumsum(np.pad(chroma, ((0, 0), (1, 0))), axis=1)
+    per_beat = total[:, ends] - total[:, np.minimum(frames, ends - 1)]
+    per_beat /= np.linalg.norm(per_beat, axis=0) + 1e-9
+    return np.r_[0.0, 1 - np.sum(per_beat[:, 1:] * per_beat[:, :-1], axis=0)]
 
 
 def _beat_accents(spec: Spectrum, envelope: np.ndarray, beats: np.ndarray) -> np.ndarray:

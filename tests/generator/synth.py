@@ -268,3 +268,27 @@ def oom_pah(bpm: float, bars: int, per_bar: int, *, start: float = 0.5, seed: in
                  else sum(_tone(p, period / 2) for p in (52, 55, 59)) * 0.8)
         mix[i:i + len(sound)] += sound[:max(0, len(mix) - i)]
     return Synth(beats, tones, pitches, mix, lead)
+
+
+# Triads (MIDI pitches) of I - IV - V - vi in C: each differs from the one before.
+CHORDS = ((48, 52, 55), (53, 57, 60), (55, 59, 62), (57, 60, 64))
+
+
+def chord_per_bar(bpm: float, bars: int, *, first_bar: int = 0, start: float = 0.5,
+                  seed: int = 3) -> Synth:
+    """A thump and a chord struck on every beat, the chord changing (``CHORDS`` in turn) at
+    each bar of four beats, bars starting at beat ``first_bar``: the kick does not tell the
+    bar, the harmony does. ``beats`` are every beat; ``tones`` the bar lines."""
+    rng = np.random.default_rng(seed)
+    period = 60.0 / bpm
+    beats = start + np.arange(first_bar + bars * 4) * period
+    mix = np.zeros(int((beats[-1] + 2.0) * SR), np.float32)
+    for beat, t in enumerate(beats):
+        chord = CHORDS[((beat - first_bar) // 4) % len(CHORDS)]
+        tones, thump = sum(_tone(p, period) for p in chord) * 0.8, _thump(rng)
+        sound = np.zeros(max(len(tones), len(thump)), np.float32)
+        sound[:len(tones)] += tones
+        sound[:len(thump)] += thump
+        i = int(round(t * SR))
+        mix[i:i + len(sound)] += sound[:max(0, len(mix) - i)]
+    return Synth(beats, beats[first_bar::4], np.array([]), mix, mix)

@@ -21,7 +21,8 @@ from content.generator.structure import (MIN_SECTION_BARS, _merge_short, _names,
 from content.generator.tags import read_tags
 from content.generator.tempo import (RESOLUTION, TempoMap, build_tempo_map, downbeat_phase,
                                      fit_segments)
-from tests.generator.synth import SR, bass_line, fast_run, render, snares, write
+from tests.generator.synth import (SR, bass_line, chord_per_bar, fast_run, render, snares,
+                                  write)
 
 
 def test_tempo_map_converts_ticks_both_ways() -> None:
@@ -53,9 +54,17 @@ def test_the_downbeat_is_the_kick_whose_peak_comes_a_frame_after_the_beat() -> N
     beat_frames = np.rint(beats * sr / HOP).astype(int)
     low[beat_frames] = 0.3
     low[beat_frames[2::4] + 1] = 1.0
-    empty = np.zeros((1, frames))
-    spec = Spectrum(sr, empty, empty, low, low, low, empty[0])
+    silent = np.zeros((1 + 1024 // 2, frames))  # no harmony to tell the bar
+    spec = Spectrum(sr, silent, silent, low, low, low, silent[0])
     assert downbeat_phase(spec, beats) == 2
+
+
+@pytest.mark.parametrize("first_bar", [0, 1, 2, 3])
+def test_the_downbeat_is_where_the_chords_change_under_a_kick_on_every_beat(
+        tmp_path: Path, first_bar: int) -> None:
+    synth = chord_per_bar(100.0, 10, first_bar=first_bar)
+    spec = analyse(decode(write(tmp_path / "song.wav", synth.mix)))
+    assert downbeat_phase(spec, synth.beats) == first_bar
 
 def test_lead_in_puts_the_downbeat_on_a_bar_line() -> None:
     beats = 2.0 + 0.5 * np.arange(32)
