@@ -385,8 +385,7 @@ def build_tempo_map(beats: np.ndarray, downbeat: int, per_bar: int = BEATS_PER_B
 
     Beat index ``downbeat`` must land on a bar line, so the lead-in from 0 s to the first
     beat gets ``k`` whole beats with ``k + downbeat`` a multiple of ``per_bar``, ``k`` chosen
-    so its
-    tempo is closest to the song's first tempo. Where the first beat comes more than
+    so its tempo is closest to the song's first tempo. Where the first beat comes more than
     ``_LEAD_IN_BARS`` bars after 0 s (a quiet intro the tracker found no beat in), the beats
     are first extended back by whole bars at the first bar's tempo, so the intro keeps the
     song's tempo: 30 s of silence before Tank! once became 17 lead-in beats at 25 BPM.
