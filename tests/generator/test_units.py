@@ -15,7 +15,7 @@ from content.generator.audio import decode
 from content.generator.lanes import Note
 from content.generator.onsets import GridOnset, detect, notes
 from content.generator.reduce import EASY, HARD, MEDIUM, reduce_all
-from content.generator.spectrum import HOP, Spectrum, analyse
+from content.generator.spectrum import HOP, N_FFT, Spectrum, analyse
 from content.generator.structure import (MIN_SECTION_BARS, _merge_short, _names,
                                          _segment_starts)
 from content.generator.tags import read_tags
@@ -54,7 +54,7 @@ def test_the_downbeat_is_the_kick_whose_peak_comes_a_frame_after_the_beat() -> N
     beat_frames = np.rint(beats * sr / HOP).astype(int)
     low[beat_frames] = 0.3
     low[beat_frames[2::4] + 1] = 1.0
-    silent = np.zeros((1 + 1024 // 2, frames))  # no harmony to tell the bar
+    silent = np.zeros((1 + N_FFT // 2, frames))  # no harmony to tell the bar
     spec = Spectrum(sr, silent, silent, low, low, low, silent[0])
     assert downbeat_phase(spec, beats) == 2
 
